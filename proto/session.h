@@ -1,0 +1,123 @@
+/*
+ * One client session, from accept to the summary log line, and what every
+ * protocol shares: the phases, the authenticator hand-off, the backend
+ * connection, the relay and the deferred close. Protocol files (imap.c,
+ * pop3.c, smtp.c) plug in through struct proto_ops.
+ */
+#ifndef MP_SESSION_H
+#define MP_SESSION_H
+
+#include "../conf/conf.h"
+#include "../core/io.h"
+#include "../core/loop.h"
+#include "../core/net.h"
+#include "auth.h"
+#include "proxy_proto.h"
+
+enum session_phase {
+	PH_PROXY_HEADER,   /* reading a PROXY protocol header */
+	PH_RESOLVE,        /* client name lookup (resolver) */
+	PH_GREETING_DELAY, /* smtp_greeting_delay */
+	PH_AUTH,           /* client dialogue before login */
+	PH_AUTH_WAIT,      /* the authenticator is working */
+	PH_AUTH_DELAY,     /* Auth-Wait: holding the error back */
+	PH_BACKEND,        /* connecting to and logging in to the backend */
+	PH_RELAY,          /* bytes flow both ways */
+};
+
+struct session;
+
+struct proto_ops {
+	const char *name;
+	/* Send the greeting; the session is in PH_AUTH afterwards. */
+	void (*greet)(struct session *s);
+	/* Bytes are waiting in s->client.in (PH_AUTH): parse and act. */
+	void (*client_input)(struct session *s);
+	/* The authenticator said no. `text` is its message; if keep is set the
+	 * client may try again (Auth-Wait), else the session ends after it. */
+	void (*auth_failed)(struct session *s, const char *text, const char *code, bool keep);
+	/* The backend connection is up (PH_BACKEND): start the login dialogue. */
+	void (*backend_connected)(struct session *s);
+	/* Bytes are waiting in s->backend.in (PH_BACKEND). */
+	void (*backend_input)(struct session *s);
+	/* Tell the client about a temporary failure before closing. */
+	void (*internal_error)(struct session *s);
+	/* Optional: the client talked during smtp_greeting_delay. */
+	void (*early_talker)(struct session *s);
+};
+
+/* Per-protocol state that must live for the whole pre-relay phase. */
+struct imap_state {
+	uint8_t step;       /* imap.c's own sub-state */
+	uint8_t conts;      /* continuations sent for the current command */
+};
+
+struct session {
+	struct session *next;            /* free list / close list */
+	struct session *aprev, *anext;   /* all live sessions (for shutdown) */
+	uint64_t id;
+	const struct conf_server *srv;
+	const struct conf_listen *ls;
+	const struct proto_ops *ops;
+	struct io client;
+	struct io backend;
+	struct timer timer;
+	struct mp_addr client_addr;      /* after real-IP substitution */
+	uint64_t started_ms;
+	uint64_t last_activity_ms;       /* relay: proxy_timeout counts from here */
+	size_t client_buffer_cap;        /* pre-auth line limit (per protocol) */
+	char *backend_text;              /* "127.0.0.1:143", owned, for logs */
+	struct pp_header *pp;            /* PROXY protocol header received, owned */
+	enum session_phase phase;
+	uint8_t errors;                  /* protocol errors, against max_errors */
+	uint8_t attempts;                /* login attempts (Auth-Login-Attempt) */
+	bool quit;                       /* close once the client's output is sent */
+	bool closed;                     /* on the close list: touch nothing */
+	bool backend_connecting;         /* connect(2) in progress */
+	uint16_t commands;               /* pre-auth commands, against max_commands */
+	struct auth_ctx *auth;           /* from the first login command to relay start */
+	char *login;                     /* for log lines; owned */
+	const char *close_reason;
+	union {
+		struct imap_state imap;
+	} p;
+};
+
+/* Start accepting on every listen of the configuration. */
+int session_listen_all(const struct conf *c);
+/* Stop accepting (SIGQUIT, reload); sessions go on. */
+void session_stop_listening(void);
+/* Close every session now (SIGTERM). */
+void session_close_all(const char *reason);
+/* Release cached memory before exit (leak checkers). */
+void session_free_all(void);
+size_t session_count(void);
+/* Free closed sessions; call after each loop turn. */
+void session_reap(void);
+
+/* For protocol code. */
+enum mp_status session_send(struct session *s, const char *p, size_t n);
+enum mp_status session_sendf(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Count a protocol error; true when max_errors is reached (caller closes). */
+bool session_error(struct session *s);
+/* Ask the authenticator; s->auth is filled in. Leads to ops->auth_failed,
+ * ops->internal_error or a backend connection. */
+void session_authenticate(struct session *s);
+/* Backend login done: `client_reply` goes to the client, then the relay. */
+void session_start_relay(struct session *s, const char *client_reply, size_t n);
+/* End the session after the client has been sent what is queued. */
+void session_quit(struct session *s, const char *reason);
+/* End now. */
+void session_close(struct session *s, const char *reason);
+/* Record the login for log lines (copied). */
+void session_set_login(struct session *s, const char *login, size_t n);
+/* Re-derive I/O interest from the phase (the only place that does). */
+void session_update(struct session *s);
+
+/* Protocol tables. */
+extern const struct proto_ops imap_ops;
+extern const struct proto_ops pop3_ops;
+extern const struct proto_ops smtp_ops;
+
+#endif
