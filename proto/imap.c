@@ -326,9 +326,45 @@ static void imap_internal_error(struct session *s)
 	session_sendf(s, "* BAD internal server error\r\n");
 }
 
+static enum mp_status backend_send(struct session *s, const char *p, size_t n);
+
 static void imap_backend_connected(struct session *s)
 {
 	s->p.imap.step = BK_GREETING;
+	s->p.imap.id_pending = false;
+}
+
+/* The tag of our own ID command: not a tag a client's LOGIN can carry
+ * through our parser unnoticed, since we compare it exactly. */
+#define ID_TAG "mproxy-id"
+
+/*
+ * proxy_client_id: tell the backend who the client really is, as Dovecot's
+ * own proxy does (RFC 2971 ID with x-originating-ip/-port and
+ * x-connected-ip/-port; Dovecot honours them from login_trusted_networks).
+ * Sent only when the greeting announces ID, and pipelined with LOGIN.
+ */
+static void send_client_id(struct session *s)
+{
+	struct mp_addr local;
+	char cip[MP_ADDR_TEXT_MAX], lip[MP_ADDR_TEXT_MAX], line[512];
+	if (s->client_addr.u.sa.sa_family != AF_INET && s->client_addr.u.sa.sa_family != AF_INET6) {
+		return;
+	}
+	memset(&local, 0, sizeof(local));
+	local.len = sizeof(local.u);
+	if (getsockname(s->client.w.fd, &local.u.sa, &local.len) != 0) {
+		return;
+	}
+	net_ip_text(&s->client_addr, cip, sizeof(cip));
+	net_ip_text(&local, lip, sizeof(lip));
+	int n = snprintf(line, sizeof(line),
+			 ID_TAG " ID (\"x-originating-ip\" \"%s\" \"x-originating-port\" \"%u\" "
+			 "\"x-connected-ip\" \"%s\" \"x-connected-port\" \"%u\")\r\n",
+			 cip, net_port(&s->client_addr), lip, net_port(&local));
+	if (n > 0 && (size_t)n < sizeof(line) && backend_send(s, line, (size_t)n) == MP_OK) {
+		s->p.imap.id_pending = true;
+	}
 }
 
 static void backend_user_pass(const struct session *s, struct mp_str *user, struct mp_str *pass)
@@ -414,11 +450,23 @@ static void imap_backend_input(struct session *s)
 		}
 		struct mp_str user, pass;
 		backend_user_pass(s, &user, &pass);
+		if (s->p.imap.id_pending && r.kind == IMAP_RESP_TAGGED && str_eq_nocase(r.tag, ID_TAG)) {
+			/* our ID's answer: a refusal only costs the backend's view of the client */
+			if (r.status != IMAP_ST_OK) {
+				log_msg(LOGL_WARN, s->id, "upstream refused ID with the client's address");
+			}
+			s->p.imap.id_pending = false;
+			io_consume(&s->backend, r.len);
+			continue;
+		}
 		switch (s->p.imap.step) {
 		case BK_GREETING:
 			if (r.kind != IMAP_RESP_UNTAGGED || r.status != IMAP_ST_OK) {
 				backend_failed(s, &r, line, r.len);
 				return;
+			}
+			if (s->srv->proxy_client_id && imap_capability_has(r.code, "ID")) {
+				send_client_id(s);
 			}
 			io_consume(&s->backend, r.len);
 			send_login(s);

@@ -50,6 +50,7 @@ struct proto_ops {
 struct imap_state {
 	uint8_t step;       /* imap.c's own sub-state */
 	uint8_t conts;      /* continuations sent for the current command */
+	bool id_pending;    /* proxy_client_id: our ID's tagged reply is due */
 };
 
 struct session {

@@ -750,3 +750,48 @@ def test_session_summary_line():
     c.expect_closed()
     wait_session_line(mp, src2, ('protocol: imap',))
     mp.stop()
+
+
+# --- client identity toward the backend (proxy_client_id, beyond nginx) -----
+
+@timeout(30)
+def test_proxy_client_id_tells_dovecot_the_real_client():
+    """With proxy_client_id on, Dovecot logs the client's own address (rip=),
+    learnt from our ID command; without it, it sees mproxy's address."""
+    auth = users_auth()
+    for on in (True, False):
+        ip = client_ip()
+        mp, port = proxy(auth.conf_url, server_extra="proxy_client_id on;" if on else "")
+        try:
+            c = connect(port, source=ip)
+            login_raw(c)
+            c.sendline("Z LOGOUT")
+            c.read_tagged("Z")
+            if on:
+                dovecot.wait_log(rf"Login: user=<alice>.*rip={re.escape(ip)}\b", 10)
+            else:
+                dovecot.wait_log(r"Login: user=<alice>.*rip=127\.0\.0\.1\b", 10)
+                assert not re.search(rf"rip={re.escape(ip)}\b", dovecot.log())
+        finally:
+            mp.stop()
+    auth.stop()
+
+
+@timeout(30)
+def test_client_id_keys_not_forwarded():
+    """A client's own ID (even with x- keys that would spoof its address) is
+    answered locally and never reaches the backend."""
+    auth = users_auth()
+    mp, port = proxy(auth.conf_url, server_extra="proxy_client_id on;")
+    ip = client_ip()
+    try:
+        c = connect(port, source=ip)
+        c.sendline('I ID ("x-originating-ip" "10.9.9.9" "name" "evil")')
+        lines = c.read_tagged("I")
+        assert lines == ["* ID NIL", "I OK completed"], lines
+        login_raw(c)
+        dovecot.wait_log(rf"Login: user=<alice>.*rip={re.escape(ip)}\b", 10)
+        assert "10.9.9.9" not in dovecot.log()
+    finally:
+        mp.stop()
+        auth.stop()
