@@ -9,6 +9,7 @@
 #include "core/loop.h"
 #include "core/rand.h"
 #include "proto/pwhash.h"
+#include "proto/resolver.h"
 #include "proto/session.h"
 
 #include <errno.h>
@@ -541,6 +542,7 @@ int main(int argc, char **argv)
 	session_stop_listening();
 	session_close_all("shutting down");
 	session_free_all();
+	resolver_shutdown();
 	if (pidfile != NULL) {
 		unlink(pidfile);
 		free((void *)pidfile);

@@ -32,7 +32,8 @@ int log_get_level(void);
 /* One line: "2026/11/21 10:00:00 [info] 123#0: *5 text". sid 0 = no session. */
 void log_msg(int level, uint64_t sid, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void log_vmsg(int level, uint64_t sid, const char *fmt, va_list ap);
+void log_vmsg(int level, uint64_t sid, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #define log_error(...) log_msg(LOGL_ERR, 0, __VA_ARGS__)
 

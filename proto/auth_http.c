@@ -174,6 +174,12 @@ static enum mp_status send_request(struct auth_http_conn *c)
 	r.protocol = (struct mp_str){ proto, strlen(proto) };
 	r.attempt = s->attempts;
 	r.client_ip = (struct mp_str){ ip, iplen };
+	/* nginx always sends Client-Host for SMTP: the confirmed name, or its
+	 * "[UNAVAILABLE]" / "[TEMPUNAVAIL]" forms */
+	if (srv->protocol == PROTO_SMTP) {
+		const char *host = s->client_host ? s->client_host : "[UNAVAILABLE]";
+		r.client_host = (struct mp_str){ host, strlen(host) };
+	}
 	if (a->mech == AMECH_NONE) {
 		if (a->smtp_helo) {
 			r.smtp_helo = (struct mp_str){ a->smtp_helo, strlen(a->smtp_helo) };

@@ -12,6 +12,7 @@
 #include "../core/log.h"
 #include "access.h"
 #include "relay.h"
+#include "resolver.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -302,6 +303,22 @@ static void session_greet(struct session *s)
 	s->ops->greet(s);
 }
 
+static void session_greet_or_delay(struct session *s);
+
+/* The resolver's answer: nginx's Client-Host / XCLIENT NAME forms. */
+static void on_client_name(void *arg, enum resolver_status st, const char *name)
+{
+	struct session *s = arg;
+	s->rq = NULL;
+	const char *host = st == RESOLVER_OK       ? name
+			   : st == RESOLVER_NOTFOUND ? "[UNAVAILABLE]"
+						     : "[TEMPUNAVAIL]";
+	s->client_host = strdup(host);
+	log_msg(LOGL_DEBUG, s->id, "client name: %s", host);
+	session_greet_or_delay(s);
+	session_update(s);
+}
+
 static void session_begin(struct session *s)
 {
 	/* allow/deny, on the real client address (after the PROXY header) */
@@ -312,6 +329,23 @@ static void session_begin(struct session *s)
 		session_close(s, "access forbidden");
 		return;
 	}
+	/* SMTP with a resolver: the client's name first, as nginx does (it goes
+	 * to auth_http as Client-Host and to XCLIENT as NAME) */
+	if (s->srv->protocol == PROTO_SMTP && s->srv->resolver.n > 0) {
+		s->phase = PH_RESOLVE;
+		timer_set(&s->timer, s->srv->resolver_timeout_ms + s->srv->timeout_ms);
+		s->rq = resolver_client_name(&s->srv->resolver, s->srv->resolver_timeout_ms,
+					     &s->client_addr, on_client_name, s);
+		if (s->rq != NULL) {
+			return;
+		}
+		s->client_host = strdup("[TEMPUNAVAIL]");
+	}
+	session_greet_or_delay(s);
+}
+
+static void session_greet_or_delay(struct session *s)
+{
 	if (s->ops->early_talker != NULL && s->srv->smtp_greeting_delay_ms > 0) {
 		/* listen for early talkers before greeting (nginx's smtp_greeting_delay) */
 		s->phase = PH_GREETING_DELAY;
@@ -386,6 +420,8 @@ void session_close(struct session *s, const char *reason)
 		(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 		reason ? reason : "closed", phase_name(s->phase));
 	auth_cancel(s);
+	resolver_cancel(s->rq);
+	s->rq = NULL;
 	if (s->auth != NULL) {
 		auth_ctx_put(s->auth);
 		s->auth = NULL;
@@ -399,6 +435,8 @@ void session_close(struct session *s, const char *reason)
 	s->backend_text = NULL;
 	free(s->pp);
 	s->pp = NULL;
+	free(s->client_host);
+	s->client_host = NULL;
 	if (s->aprev != NULL) {
 		s->aprev->anext = s->anext;
 	} else {

@@ -26,6 +26,7 @@ enum session_phase {
 };
 
 struct session;
+struct resolver_query;
 
 struct proto_ops {
 	const char *name;
@@ -53,6 +54,11 @@ struct imap_state {
 	bool id_pending;    /* proxy_client_id: our ID's tagged reply is due */
 };
 
+struct smtp_state {
+	uint8_t step;       /* smtp.c's backend login step */
+	uint8_t esmtp;      /* the client said EHLO (not HELO) */
+};
+
 struct session {
 	struct session *next;            /* free list / close list */
 	struct session *aprev, *anext;   /* all live sessions (for shutdown) */
@@ -69,6 +75,8 @@ struct session {
 	size_t client_buffer_cap;        /* pre-auth line limit (per protocol) */
 	char *backend_text;              /* "127.0.0.1:143", owned, for logs */
 	struct pp_header *pp;            /* PROXY protocol header received, owned */
+	char *client_host;               /* resolver: confirmed name or "[UNAVAILABLE]", owned */
+	struct resolver_query *rq;       /* client name lookup in flight */
 	enum session_phase phase;
 	uint8_t errors;                  /* protocol errors, against max_errors */
 	uint8_t attempts;                /* login attempts (Auth-Login-Attempt) */
@@ -81,6 +89,7 @@ struct session {
 	const char *close_reason;
 	union {
 		struct imap_state imap;
+		struct smtp_state smtp;
 	} p;
 };
 

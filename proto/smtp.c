@@ -58,12 +58,12 @@ enum {
  */
 static uint8_t *smtp_step(struct session *s)
 {
-	return &s->p.imap.step;
+	return &s->p.smtp.step;
 }
 
 static uint8_t *smtp_esmtp(struct session *s)
 {
-	return &s->p.imap.conts;
+	return &s->p.smtp.esmtp;
 }
 
 static bool tls_offered(const struct session *s)
@@ -88,8 +88,7 @@ static bool starttls_only(const struct session *s)
  * resolver issue fills in the forward-confirmed name here. */
 static const char *client_host(const struct session *s)
 {
-	(void)s;
-	return "[UNAVAILABLE]";
+	return s->client_host != NULL ? s->client_host : "[UNAVAILABLE]";
 }
 
 /* A peer's text made safe for a log line: printable ASCII only. */
@@ -654,7 +653,9 @@ static enum mp_status send_xclient(struct session *s)
 	size_t addrlen = smtp_xtext_encode(addr, sizeof(addr), (struct mp_str){ ip, iplen });
 	size_t namelen = smtp_xtext_encode(name, sizeof(name), (struct mp_str){ host, strlen(host) });
 	size_t loginlen = 0;
-	if (a->mech != AMECH_NONE && !s->srv->proxy_smtp_auth && a->user_len > 0) {
+	/* a->user: Auth-User, else the client's login; with smtp_auth none
+	 * only an Auth-User gives one (nginx's s->login) */
+	if (!s->srv->proxy_smtp_auth && a->user_len > 0) {
 		loginlen = smtp_xtext_encode(login, sizeof(login), (struct mp_str){ a->user, a->user_len });
 		if (loginlen == 0) {
 			log_msg(LOGL_ERR, s->id, "login too long for XCLIENT");
@@ -877,7 +878,10 @@ static void smtp_backend_input(struct session *s)
 				return;
 			}
 			io_consume(&s->backend, r.len);
-			session_start_relay(s, NULL, 0); return;
+			if (backend_sendf(s, "%s\r\n", a->smtp_to) == MP_OK) {
+				*smtp_step(s) = BK_TO;
+			}
+			continue;
 		case BK_TO:
 		default:
 			/* whatever the MTA says to the RCPT is the client's answer:
