@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /* One multi-line reply (CAPA, AUTH list) is built here, flushed when full. */
@@ -27,24 +28,23 @@
 /* Backend login steps (pop3_step() while PH_BACKEND). */
 enum {
 	BK_GREETING = 0, /* waiting for "+OK" */
+	BK_XCLIENT,      /* sent "XCLIENT ..." and "USER login", waiting for XCLIENT's reply */
 	BK_USER,         /* sent "USER login", waiting for "+OK" */
 	BK_PASS,         /* sent "PASS password", waiting for "+OK" */
 };
 
 /*
  * Per-session POP3 state: the backend step, and whether USER was accepted
- * (nginx's ngx_pop3_user state). session.h has no pop3 member in its union
- * yet, so the two bytes of struct imap_state carry ours; a session speaks
- * one protocol, so they are never shared.
+ * (nginx's ngx_pop3_user state), kept in the session's struct pop3_state.
  */
 static uint8_t *pop3_step(struct session *s)
 {
-	return &s->p.imap.step;
+	return &s->p.pop3.step;
 }
 
 static uint8_t *pop3_user_state(struct session *s)
 {
-	return &s->p.imap.conts;
+	return &s->p.pop3.user;
 }
 
 static bool tls_offered(const struct session *s)
@@ -192,6 +192,12 @@ static struct {
 	int64_t wall0, mono0; /* the same instant on both clocks (s, ms) */
 } salt_key;
 
+/* One digit of sasl_cram_digest()'s lower-case hex. */
+static unsigned hexval(char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
 static enum mp_status greeting_salt(const struct session *s, char *out, size_t cap, size_t *len)
 {
 	if (!salt_key.ready) {
@@ -210,9 +216,7 @@ static enum mp_status greeting_salt(const struct session *s, char *out, size_t c
 			 (struct mp_str){ id, sizeof(id) }, hex);
 	uint8_t rnd[SASL_CRAM_RND_LEN];
 	for (size_t i = 0; i < sizeof(rnd); i++) {
-		unsigned hi = (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10);
-		unsigned lo = (unsigned)(hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10);
-		rnd[i] = (uint8_t)(hi << 4 | lo);
+		rnd[i] = (uint8_t)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
 	}
 	int64_t t = salt_key.wall0 + ((int64_t)s->started_ms - salt_key.mono0) / 1000;
 	return sasl_cram_salt(out, cap, rnd, t > 0 ? (uint64_t)t : 0, s->srv->server_name, len);
@@ -333,6 +337,10 @@ static void cmd_user(struct session *s, const struct pop3_cmd *c)
 static void cmd_pass(struct session *s, const struct pop3_cmd *c)
 {
 	/* sasl_set_creds() copies into s->auth->login: hand it a copy, not itself */
+	if (s->auth == NULL || s->auth->login_len == 0) {
+		invalid(s);
+		return;
+	}
 	char login[AUTH_LOGIN_MAX + 1];
 	size_t n = s->auth->login_len;
 	memcpy(login, s->auth->login, n + 1);
@@ -426,7 +434,8 @@ static void dispatch(struct session *s, const struct pop3_cmd *c)
 		}
 		break;
 	case POP3_STLS:
-		/* refused until the TLS layer takes it over (and while starttls is off) */
+		/* RFC 2595 §4; refused while starttls is off, as nginx does. The TLS
+		 * layer hooks in here (and in tls_offered()). */
 		break;
 	case POP3_UNKNOWN:
 		break;
@@ -532,6 +541,32 @@ static enum mp_status backend_cmd(struct session *s, const char *verb, struct mp
 }
 
 /*
+ * proxy_client_id (beyond nginx): tell the backend who the client really is,
+ * as Dovecot's own proxy does, with XCLIENT ADDR= PORT= (Dovecot's
+ * pop3-login takes it from login_trusted_networks and then says [XCLIENT]
+ * in its greeting). Sent only when the greeting announces it, pipelined
+ * with USER. The client's own XCLIENT never gets this far: before login it
+ * is an unknown command.
+ */
+static enum mp_status send_xclient(struct session *s)
+{
+	char ip[MP_ADDR_TEXT_MAX], line[MP_ADDR_TEXT_MAX + 32];
+	int fam = s->client_addr.u.sa.sa_family;
+	if (fam != AF_INET && fam != AF_INET6) {
+		return MP_AGAIN; /* a unix-socket client has no address to tell */
+	}
+	net_ip_text(&s->client_addr, ip, sizeof(ip));
+	int n = snprintf(line, sizeof(line), "XCLIENT ADDR=%s PORT=%u\r\n", ip, net_port(&s->client_addr));
+	if (n <= 0 || (size_t)n >= sizeof(line) || io_write(&s->backend, line, (size_t)n) != MP_OK) {
+		log_msg(LOGL_ERR, s->id, "upstream write error while logging in");
+		pop3_internal_error(s);
+		session_quit(s, "upstream write error");
+		return MP_ERR;
+	}
+	return MP_OK;
+}
+
+/*
  * The backend refused (or said something else than +OK). nginx logs the
  * line; with proxy_pass_error_message its -ERR reaches the client (the
  * CommuniGate use case), else the generic internal error. The relayed line
@@ -561,7 +596,8 @@ static void backend_failed(struct session *s, const struct pop3_reply *r, const 
 /*
  * nginx's ngx_mail_proxy_pop3_handler(): greeting "+OK" -> "USER login" ->
  * "+OK" -> "PASS password" -> "+OK", and that last +OK line goes to the
- * client as the answer to its login before the relay starts.
+ * client as the answer to its login before the relay starts. With
+ * proxy_client_id, "XCLIENT ..." goes ahead of USER (its reply comes first).
  */
 static void pop3_backend_input(struct session *s)
 {
@@ -580,6 +616,15 @@ static void pop3_backend_input(struct session *s)
 			session_quit(s, "upstream sent invalid response");
 			return;
 		}
+		if (*pop3_step(s) == BK_XCLIENT && r.kind != POP3_REPLY_CONT) {
+			/* a refusal only costs the backend's view of the client */
+			if (r.kind == POP3_REPLY_ERR) {
+				log_msg(LOGL_WARN, s->id, "upstream refused XCLIENT with the client's address");
+			}
+			io_consume(&s->backend, r.len);
+			*pop3_step(s) = BK_USER;
+			continue;
+		}
 		if (r.kind != POP3_REPLY_OK) {
 			backend_failed(s, &r, line);
 			return;
@@ -587,13 +632,21 @@ static void pop3_backend_input(struct session *s)
 		struct mp_str user, pass;
 		backend_user_pass(s, &user, &pass);
 		switch (*pop3_step(s)) {
-		case BK_GREETING:
+		case BK_GREETING: {
+			enum mp_status xc = MP_AGAIN;
+			if (s->srv->proxy_client_id && pop3_greeting_has_xclient(&r)) {
+				xc = send_xclient(s);
+				if (xc == MP_ERR) {
+					return;
+				}
+			}
 			io_consume(&s->backend, r.len);
 			if (backend_cmd(s, "USER", user) != MP_OK) {
 				return;
 			}
-			*pop3_step(s) = BK_USER;
+			*pop3_step(s) = xc == MP_OK ? BK_XCLIENT : BK_USER;
 			continue;
+		}
 		case BK_USER:
 			io_consume(&s->backend, r.len);
 			if (backend_cmd(s, "PASS", pass) != MP_OK) {

@@ -54,6 +54,11 @@ struct imap_state {
 	bool id_pending;    /* proxy_client_id: our ID's tagged reply is due */
 };
 
+struct pop3_state {
+	uint8_t step;       /* pop3.c's state (client dialogue, then backend login) */
+	uint8_t user;       /* USER seen, PASS expected */
+};
+
 struct smtp_state {
 	uint8_t step;       /* smtp.c's backend login step */
 	uint8_t esmtp;      /* the client said EHLO (not HELO) */
@@ -90,6 +95,7 @@ struct session {
 	union {
 		struct imap_state imap;
 		struct smtp_state smtp;
+		struct pop3_state pop3;
 	} p;
 };
 
