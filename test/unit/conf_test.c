@@ -710,21 +710,60 @@ TEST(conf_defaults)
 	conf_free(c);
 }
 
+/* The example of nginx's ngx_mail_core_module page, as in test/nginx-example.conf. */
+static const char nginx_example[] =
+	"worker_processes auto;\n"
+	"\n"
+	"error_log /var/log/nginx/error.log info;\n"
+	"\n"
+	"events {\n"
+	"    worker_connections  1024;\n"
+	"}\n"
+	"\n"
+	"mail {\n"
+	"    server_name       mail.example.com;\n"
+	"    auth_http         localhost:9000/cgi-bin/nginxauth.cgi;\n"
+	"\n"
+	"    imap_capabilities IMAP4rev1 UIDPLUS IDLE LITERAL+ QUOTA;\n"
+	"\n"
+	"    pop3_auth         plain apop cram-md5;\n"
+	"    pop3_capabilities LAST TOP USER PIPELINING UIDL;\n"
+	"\n"
+	"    smtp_auth         login plain cram-md5;\n"
+	"    smtp_capabilities \"SIZE 10485760\" ENHANCEDSTATUSCODES 8BITMIME DSN;\n"
+	"    xclient           off;\n"
+	"\n"
+	"    server {\n"
+	"        listen   25;\n"
+	"        protocol smtp;\n"
+	"    }\n"
+	"    server {\n"
+	"        listen   110;\n"
+	"        protocol pop3;\n"
+	"        proxy_pass_error_message on;\n"
+	"    }\n"
+	"    server {\n"
+	"        listen   143;\n"
+	"        protocol imap;\n"
+	"    }\n"
+	"    server {\n"
+	"        listen   587;\n"
+	"        protocol smtp;\n"
+	"    }\n"
+	"}\n";
+
 TEST(conf_nginx_example)
 {
-	/* test/nginx-example.conf: the example of nginx's ngx_mail_core_module page */
+	/* the copy in test/ (used by "mproxy -t") must be this very text */
 	FILE *f = fopen("test/nginx-example.conf", "r");
-	if (f == NULL) {
-		f = fopen("../../test/nginx-example.conf", "r");
+	if (f != NULL) {
+		char file[4096];
+		size_t n = fread(file, 1, sizeof(file) - 1, f);
+		fclose(f);
+		file[n] = '\0';
+		CHECK_TEXT(file, nginx_example);
 	}
-	if (f == NULL) {
-		t_fail(__FILE__, __LINE__, "test/nginx-example.conf not found (run from the repo)");
-		return;
-	}
-	char text[4096];
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
+	const char *text = nginx_example;
 	struct conf *c = load(text);
 	if (c == NULL) {
 		return;
@@ -1373,10 +1412,20 @@ TEST(conf_load_text_fuzz_entry)
 	CHECK_STR(err, "open() \"/fuzz/x\" failed (13: Permission denied) in /fuzz/mproxy.conf:1");
 	struct conf *c = conf_load_text(text, 50, err, sizeof(err));
 	CHECK(c == NULL);
-	static const char ok[] = "mail { auth_http 127.0.0.1:9; server { listen 143; } }";
+	/* no hosts file at all: "localhost" still resolves, to 127.0.0.1 */
+	static const char ok[] = "mail { auth_http localhost:9; server { listen 143; } }";
 	c = conf_load_text(ok, sizeof(ok) - 1, err, sizeof(err));
 	CHECK(c != NULL);
+	if (c != NULL) {
+		char a[64];
+		addr_text(&c->servers[0]->auth_http.addr, a, sizeof(a));
+		CHECK_STR(a, "127.0.0.1:9");
+		CHECK_STR(c->servers[0]->server_name, "mproxy.test");
+	}
 	conf_free(c);
+	static const char other[] = "mail { auth_http auth.test:9; server { listen 143; } }";
+	CHECK(conf_load_text(other, sizeof(other) - 1, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "host not found in auth_http \"auth.test:9\" in /fuzz/mproxy.conf:1");
 	conf_free(NULL);
 }
 
@@ -1428,7 +1477,7 @@ TEST(conf_limit_file_size)
 		if (size <= CONF_FILE_MAX) {
 			CHECK(c != NULL);
 		} else {
-			char want[512];
+			char want[1024];
 			snprintf(want, sizeof(want), "configuration file \"%s\" is too large in %s:1", path,
 				 conf_path);
 			CHECK(c == NULL);
@@ -1447,8 +1496,8 @@ TEST(conf_limit_hosts_file)
 	snprintf(path, sizeof(path), "%shosts", tdir);
 	FILE *f = fopen(path, "w");
 	fputs("10.8.8.8 early.test\n", f);
-	for (size_t n = 0; n < CONF_HOSTS_FILE_MAX; n += 64) {
-		fputs("# padding padding padding padding padding padding padding pad\n", f);
+	while (ftell(f) < (long)CONF_HOSTS_FILE_MAX) {
+		fputs("# padding\n", f);
 	}
 	fputs("10.9.9.9 late.test\n", f);
 	fclose(f);
@@ -1459,6 +1508,7 @@ TEST(conf_limit_hosts_file)
 	conf_free(c);
 	c = load_g("mail { auth_http late.test:9; server { listen 143; } }", NULL, err, sizeof(err));
 	CHECK(c == NULL);
+	conf_free(c);
 	CHECK(strncmp(err, "host not found in auth_http \"late.test:9\"", 41) == 0);
 	/* restore the shared hosts file */
 	f = fopen(path, "w");
