@@ -11,6 +11,7 @@
 #include "proto/pwhash.h"
 #include "proto/resolver.h"
 #include "proto/session.h"
+#include "tls/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -382,6 +383,62 @@ static void apply_rlimit(const struct conf *c)
 	}
 }
 
+/* ---- TLS contexts, built per server from its ssl_* directives ---- */
+
+static bool server_needs_tls(const struct conf *c, const struct conf_server *srv)
+{
+	if (srv->ssl.ssl_on || srv->ssl.starttls != STARTTLS_OFF || srv->ssl.ncerts > 0) {
+		return true;
+	}
+	for (size_t i = 0; i < c->nlistens; i++) {
+		if (c->listens[i]->server == srv && c->listens[i]->ssl) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void tls_teardown(struct conf *c)
+{
+	for (size_t i = 0; c != NULL && i < c->nservers; i++) {
+		/* contexts are reference-counted: sessions still using them keep them */
+		tls_server_ctx_free(c->servers[i]->tls);
+		c->servers[i]->tls = NULL;
+		tls_client_ctx_free(c->servers[i]->proxy_tls);
+		c->servers[i]->proxy_tls = NULL;
+	}
+}
+
+/* Certificates and keys are loaded here, so that `-t` reports a missing,
+ * broken or mismatched one with the file and line of its directive. */
+static int tls_setup(struct conf *c, char *err, size_t errcap)
+{
+	for (size_t i = 0; i < c->nservers; i++) {
+		struct conf_server *srv = c->servers[i];
+		if (server_needs_tls(c, srv)) {
+			srv->tls = tls_server_ctx_new(srv, err, errcap, conf_notice);
+			if (srv->tls == NULL) {
+				tls_teardown(c);
+				return -1;
+			}
+		}
+		if (srv->proxy_ssl.mode != 0) {
+			srv->proxy_tls = tls_client_ctx_new(srv, err, errcap);
+			if (srv->proxy_tls == NULL) {
+				tls_teardown(c);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static void conf_release(struct conf *c)
+{
+	tls_teardown(c);
+	conf_free(c);
+}
+
 /* ---- reload ---- */
 
 #define OLD_CONFS_MAX 16
@@ -393,6 +450,10 @@ static struct conf *reload(struct conf *cur, const struct conf_opts *co)
 	char err[1024];
 	log_msg(LOGL_NOTICE, 0, "reconfiguring");
 	struct conf *next = conf_load(co, err, sizeof(err), conf_notice);
+	if (next != NULL && tls_setup(next, err, sizeof(err)) != 0) {
+		conf_free(next);
+		next = NULL;
+	}
 	if (next == NULL) {
 		log_msg(LOGL_EMERG, 0, "%s", err);
 		log_msg(LOGL_NOTICE, 0, "reload failed, keeping the old configuration");
@@ -402,7 +463,7 @@ static struct conf *reload(struct conf *cur, const struct conf_opts *co)
 	if (session_listen_all(next) != 0) {
 		log_msg(LOGL_EMERG, 0, "cannot listen with the new configuration, keeping the old one");
 		session_stop_listening();
-		conf_free(next);
+		conf_release(next);
 		if (session_listen_all(cur) != 0) {
 			log_msg(LOGL_ALERT, 0, "cannot listen with the old configuration either");
 		}
@@ -417,7 +478,7 @@ static struct conf *reload(struct conf *cur, const struct conf_opts *co)
 		}
 	}
 	if (cur != NULL && session_count() == 0) {
-		conf_free(cur);
+		conf_release(cur);
 	}
 	log_msg(LOGL_NOTICE, 0, "configuration reloaded");
 	return next;
@@ -461,6 +522,10 @@ int main(int argc, char **argv)
 	struct conf_opts co = { .conf_file = o.conf_file, .prefix = o.prefix, .directives = o.directives };
 	/* during -t the loader's messages go to stderr with nginx's prefix */
 	struct conf *c = conf_load(&co, err, sizeof(err), conf_notice);
+	if (c != NULL && tls_setup(c, err, sizeof(err)) != 0) {
+		conf_free(c);
+		c = NULL;
+	}
 	if (c == NULL) {
 		fprintf(stderr, "mproxy: [emerg] %s\n", err);
 		if (o.error_log != NULL && strcmp(o.error_log, "stderr") != 0) {
@@ -480,23 +545,23 @@ int main(int argc, char **argv)
 			fflush(stderr);
 			conf_dump(c, STDOUT_FILENO);
 		}
-		conf_free(c);
+		conf_release(c);
 		return 0;
 	}
 	if (o.signal != NULL) {
 		int r = send_signal(c, o.signal);
-		conf_free(c);
+		conf_release(c);
 		return r;
 	}
 
 	if (open_conf_log(c, &o) != 0 || loop_init() != 0 || setup_signals() != 0) {
-		conf_free(c);
+		conf_release(c);
 		return 1;
 	}
 	log_ready = true;
 	apply_rlimit(c);
 	if (session_listen_all(c) != 0 || drop_privileges(c) != 0) {
-		conf_free(c);
+		conf_release(c);
 		return 1;
 	}
 	const char *log_target = c->error_log ? c->error_log : (o.error_log ? o.error_log : "stderr");
@@ -548,9 +613,9 @@ int main(int argc, char **argv)
 		free((void *)pidfile);
 	}
 	for (size_t i = 0; i < OLD_CONFS_MAX; i++) {
-		conf_free(old_confs[i]);
+		conf_release(old_confs[i]);
 	}
-	conf_free(c);
+	conf_release(c);
 	buf_trim();
 	return 0;
 }

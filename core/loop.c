@@ -13,8 +13,7 @@ int loop_run_once(int max_ms)
 	if (max_ms >= 0 && (t < 0 || t > max_ms)) {
 		t = max_ms;
 	}
-	int r = loop_backend_wait(t);
-	loop_update_time();
+	int r = loop_backend_wait(t); /* updates the time before dispatching */
 	timer_run_expired();
 	return r;
 }

@@ -66,6 +66,8 @@ int loop_backend_wait(int timeout_ms)
 {
 	struct epoll_event evs[EPOLL_BATCH];
 	int n = epoll_wait(epfd, evs, EPOLL_BATCH, timeout_ms);
+	/* handlers arm timers: they must see the time of this wakeup */
+	loop_update_time();
 	if (n < 0) {
 		return errno == EINTR ? 0 : -1;
 	}

@@ -70,6 +70,8 @@ int loop_backend_wait(int timeout_ms)
 		tsp = &ts;
 	}
 	int n = kevent(kq, NULL, 0, evs, KQ_BATCH, tsp);
+	/* handlers arm timers: they must see the time of this wakeup */
+	loop_update_time();
 	if (n < 0) {
 		return errno == EINTR ? 0 : -1;
 	}

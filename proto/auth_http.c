@@ -14,6 +14,7 @@
 #include "../core/log.h"
 #include "auth_http_msg.h"
 #include "session.h"
+#include "../tls/tls.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define AUTH_HTTP_REQ_MAX 8192
+#define AUTH_HTTP_REQ_MAX 24576 /* room for Auth-SSL-Cert, %-escaped */
 #define AUTH_HTTP_IDLE_MAX 32        /* kept connections, all servers together */
 #define AUTH_HTTP_IDLE_MS 30000u     /* a kept connection unused this long is closed */
 
@@ -198,6 +199,28 @@ static enum mp_status send_request(struct auth_http_conn *c)
 		r.pp_port = (struct mp_str){ ppp, (size_t)snprintf(ppp, sizeof(ppp), "%u", net_port(&s->pp->src)) };
 		r.pp_server_addr = (struct mp_str){ ppsa, net_ip_text(&s->pp->dst, ppsa, sizeof(ppsa)) };
 		r.pp_server_port = (struct mp_str){ ppsp, (size_t)snprintf(ppsp, sizeof(ppsp), "%u", net_port(&s->pp->dst)) };
+	}
+	/* Auth-SSL-*: what the client's TLS looks like, as nginx 1.7.11+ */
+	struct tls_peer_cert pc;
+	if (session_tls_active(s)) {
+		const char *proto_name = tls_protocol_name(&s->client);
+		const char *cipher = tls_cipher_name(&s->client);
+		r.ssl = true;
+		r.ssl_protocol = (struct mp_str){ proto_name, strlen(proto_name) };
+		r.ssl_cipher = (struct mp_str){ cipher, strlen(cipher) };
+		if (srv->ssl.verify_client != VERIFY_OFF) {
+			tls_peer_cert(&s->client, &pc);
+			r.ssl_verify = (struct mp_str){ pc.verify, strlen(pc.verify) };
+			if (pc.present) {
+				r.ssl_subject = (struct mp_str){ pc.subject, strlen(pc.subject) };
+				r.ssl_issuer = (struct mp_str){ pc.issuer, strlen(pc.issuer) };
+				r.ssl_serial = (struct mp_str){ pc.serial, strlen(pc.serial) };
+				r.ssl_fingerprint = (struct mp_str){ pc.fingerprint, strlen(pc.fingerprint) };
+				if (srv->auth_http_pass_client_cert) {
+					r.ssl_cert = (struct mp_str){ pc.pem, strlen(pc.pem) };
+				}
+			}
+		}
 	}
 	r.extra = srv->auth_http_headers;
 	r.nextra = srv->nauth_http_headers;

@@ -25,12 +25,6 @@ enum {
 
 static char scratch[IMAP_SCRATCH_MAX];
 
-static bool tls_offered(const struct session *s)
-{
-	(void)s;
-	return false; /* STARTTLS arrives with the TLS layer */
-}
-
 static void append(char *dst, size_t cap, size_t *len, const char *word)
 {
 	int r = snprintf(dst + *len, cap - *len, "%s%s", *len ? " " : "", word);
@@ -66,7 +60,7 @@ static size_t capabilities(const struct session *s, char *out, size_t cap)
 	if (!imap_capability_has(have, "LITERAL+") && !imap_capability_has(have, "LITERAL-")) {
 		append(out, cap, &len, "LITERAL-");
 	}
-	bool only = tls_offered(s) && srv->ssl.starttls == STARTTLS_ONLY;
+	bool only = session_login_needs_tls(s);
 	if (!only) {
 		static const struct {
 			unsigned bit;
@@ -83,7 +77,7 @@ static size_t capabilities(const struct session *s, char *out, size_t cap)
 			}
 		}
 	}
-	if (tls_offered(s)) {
+	if (session_starttls_offered(s)) {
 		append(out, cap, &len, only ? "STARTTLS LOGINDISABLED" : "STARTTLS");
 	}
 	return len;
@@ -215,12 +209,25 @@ static void dispatch(struct session *s, const struct imap_cmd *c)
 	} else if (str_eq_nocase(name, "ID")) {
 		/* RFC 2971: answered here; nginx's BAD breaks OfflineIMAP and Outlook */
 		session_sendf(s, "* ID NIL\r\n%.*s OK completed\r\n", (int)c->tag.n, c->tag.p);
+	} else if (str_eq_nocase(name, "STARTTLS") && c->nargs == 0 && session_starttls_offered(s)) {
+		/* RFC 3501 §6.2.1; nginx's reply text. Nothing said before TLS
+		 * survives it: SASL state and the IMAP literal count go. */
+		reply(s, c->tag, "OK completed");
+		if (s->auth != NULL) {
+			auth_ctx_put(s->auth);
+			s->auth = NULL;
+		}
+		s->p.imap.conts = 0;
+		session_starttls(s, c->len);
+	} else if ((str_eq_nocase(name, "LOGIN") || str_eq_nocase(name, "AUTHENTICATE")) &&
+		   session_login_needs_tls(s)) {
+		/* starttls only: LOGINDISABLED is advertised; nginx answers BAD */
+		bad(s, c->tag, "BAD invalid command");
 	} else if (str_eq_nocase(name, "LOGIN")) {
 		cmd_login(s, c);
 	} else if (str_eq_nocase(name, "AUTHENTICATE")) {
 		cmd_authenticate(s, c);
 	} else {
-		/* STARTTLS included, until TLS is configured */
 		bad(s, c->tag, "BAD invalid command");
 	}
 }
@@ -524,4 +531,6 @@ const struct proto_ops imap_ops = {
 	.backend_connected = imap_backend_connected,
 	.backend_input = imap_backend_input,
 	.internal_error = imap_internal_error,
+	.no_cert = "* BYE No required SSL certificate\r\n",
+	.cert_error = "* BYE SSL certificate error\r\n",
 };

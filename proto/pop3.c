@@ -49,14 +49,13 @@ static uint8_t *pop3_user_state(struct session *s)
 
 static bool tls_offered(const struct session *s)
 {
-	(void)s;
-	return false; /* STLS arrives with the TLS layer */
+	return session_starttls_offered(s);
 }
 
 /* `starttls only` before TLS: nginx's ngx_mail_starttls_only(). */
 static bool starttls_only(const struct session *s)
 {
-	return tls_offered(s) && s->srv->ssl.starttls == STARTTLS_ONLY;
+	return session_login_needs_tls(s);
 }
 
 /*
@@ -395,7 +394,7 @@ static void cmd_auth(struct session *s, const struct pop3_cmd *c)
  * AUTH, QUIT, NOOP and STLS; after USER only PASS, CAPA, QUIT and NOOP.
  * Anything else is "-ERR invalid command" and back to the start state.
  */
-static void dispatch(struct session *s, const struct pop3_cmd *c)
+static void dispatch(struct session *s, const struct pop3_cmd *c, size_t used)
 {
 	bool user_state = *pop3_user_state(s) != 0;
 	switch (c->id) {
@@ -434,8 +433,16 @@ static void dispatch(struct session *s, const struct pop3_cmd *c)
 		}
 		break;
 	case POP3_STLS:
-		/* RFC 2595 §4; refused while starttls is off, as nginx does. The TLS
-		 * layer hooks in here (and in tls_offered()). */
+		/* RFC 2595 §4; refused while starttls is off, as nginx does */
+		if (!user_state && tls_offered(s)) {
+			session_sendf(s, "+OK\r\n");
+			if (s->auth != NULL) {
+				auth_ctx_put(s->auth);
+				s->auth = NULL;
+			}
+			session_starttls(s, used);
+			return;
+		}
 		break;
 	case POP3_UNKNOWN:
 		break;
@@ -480,7 +487,7 @@ static void pop3_client_input(struct session *s)
 			session_quit(s, "too many commands");
 			return;
 		}
-		dispatch(s, &c);
+		dispatch(s, &c, used);
 		/* the command's slices point into the buffer: consume only now */
 		io_consume(&s->client, used);
 	}
@@ -674,4 +681,6 @@ const struct proto_ops pop3_ops = {
 	.backend_connected = pop3_backend_connected,
 	.backend_input = pop3_backend_input,
 	.internal_error = pop3_internal_error,
+	.no_cert = "-ERR No required SSL certificate\r\n",
+	.cert_error = "-ERR SSL certificate error\r\n",
 };

@@ -13,6 +13,7 @@
 #include "access.h"
 #include "relay.h"
 #include "resolver.h"
+#include "../tls/tls.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -304,6 +305,9 @@ static void session_greet(struct session *s)
 }
 
 static void session_greet_or_delay(struct session *s);
+static void session_after_tls(struct session *s);
+static void start_tls(struct session *s, bool implicit);
+static void tls_handshake_input(struct session *s);
 
 /* The resolver's answer: nginx's Client-Host / XCLIENT NAME forms. */
 static void on_client_name(void *arg, enum resolver_status st, const char *name)
@@ -329,6 +333,16 @@ static void session_begin(struct session *s)
 		session_close(s, "access forbidden");
 		return;
 	}
+	if ((s->ls->ssl || s->srv->ssl.ssl_on) && s->srv->tls != NULL) {
+		start_tls(s, true);
+		return;
+	}
+	session_after_tls(s);
+}
+
+/* After implicit TLS (or without it): the client's name, then the greeting. */
+static void session_after_tls(struct session *s)
+{
 	/* SMTP with a resolver: the client's name first, as nginx does (it goes
 	 * to auth_http as Client-Host and to XCLIENT as NAME) */
 	if (s->srv->protocol == PROTO_SMTP && s->srv->resolver.n > 0) {
@@ -385,6 +399,8 @@ static const char *phase_name(enum session_phase p)
 	switch (p) {
 	case PH_PROXY_HEADER:
 		return "proxy protocol";
+	case PH_TLS_HANDSHAKE:
+		return "SSL handshake";
 	case PH_RESOLVE:
 		return "resolving";
 	case PH_GREETING_DELAY:
@@ -419,6 +435,10 @@ void session_close(struct session *s, const char *reason)
 		(unsigned long long)s->client.nread, (unsigned long long)s->client.nwritten,
 		(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
 		reason ? reason : "closed", phase_name(s->phase));
+	if (session_tls_active(s) && !s->client.error) {
+		/* a close_notify, so the client sees a clean end (never blocks) */
+		tls_shutdown(&s->client);
+	}
 	auth_cancel(s);
 	resolver_cancel(s->rq);
 	s->rq = NULL;
@@ -521,14 +541,23 @@ void session_update(struct session *s)
 		io_set_interest(&s->backend, false);
 		return;
 	}
+	if (s->starttls_pending && !io_out_pending(&s->client)) {
+		start_tls(s, false);
+		if (s->closed) {
+			return;
+		}
+		/* a ClientHello may already be waiting in the socket */
+	}
 	bool cr = false, br = false;
 	switch (s->phase) {
 	case PH_PROXY_HEADER:
 	case PH_GREETING_DELAY:
+	case PH_TLS_HANDSHAKE:
 		cr = true;
 		break;
 	case PH_AUTH:
-		cr = buf_len(s->client.out) < AUTH_OUT_HIGH;
+		/* while STARTTLS's reply drains, read nothing more in plaintext */
+		cr = !s->starttls_pending && buf_len(s->client.out) < AUTH_OUT_HIGH;
 		break;
 	case PH_BACKEND:
 		br = true;
@@ -562,6 +591,100 @@ static void client_input_auth(struct session *s)
 	}
 	if (!s->closed && !s->quit && (s->client.eof || s->client.error)) {
 		session_close(s, s->client.error ? "client read error" : "client closed");
+	}
+}
+
+/* ---- TLS toward the client ---- */
+
+bool session_tls_active(const struct session *s)
+{
+	return s->client.tls_vt != NULL;
+}
+
+bool session_starttls_offered(const struct session *s)
+{
+	return s->srv->tls != NULL && s->srv->ssl.starttls != STARTTLS_OFF && !session_tls_active(s);
+}
+
+bool session_login_needs_tls(const struct session *s)
+{
+	return s->srv->tls != NULL && s->srv->ssl.starttls == STARTTLS_ONLY && !session_tls_active(s);
+}
+
+void session_starttls(struct session *s, size_t cmd_len)
+{
+	io_consume(&s->client, cmd_len);
+	if (buf_len(s->client.in) > 0) {
+		/* plaintext pipelined behind STARTTLS must never be read as if it
+		 * came through TLS (CVE-2011-0411, nginx CVE-2014-3556) */
+		log_msg(LOGL_INFO, s->id, "client sent %zu bytes after STARTTLS: discarded",
+			buf_len(s->client.in));
+		io_consume(&s->client, buf_len(s->client.in));
+	}
+	s->starttls_pending = true;
+}
+
+static void start_tls(struct session *s, bool implicit)
+{
+	s->starttls_pending = false;
+	s->tls_implicit = implicit;
+	if (tls_start_server(&s->client, s->srv->tls) != MP_OK) {
+		log_msg(LOGL_ERR, s->id, "cannot start TLS (out of memory)");
+		session_close(s, "TLS start failed");
+		return;
+	}
+	s->phase = PH_TLS_HANDSHAKE;
+	timer_set(&s->timer, s->srv->timeout_ms);
+	/* bytes that came behind a PROXY header are in the engine already */
+	tls_handshake_input(s);
+}
+
+/* ssl_verify_client: nginx checks the certificate after the handshake and
+ * says goodbye in the protocol's words. */
+static bool client_cert_ok(struct session *s)
+{
+	enum tls_cert_status st = tls_peer_cert_status(&s->client);
+	if (st != TLS_CERT_MISSING && st != TLS_CERT_BAD) {
+		return true;
+	}
+	if (st == TLS_CERT_MISSING) {
+		log_msg(LOGL_INFO, s->id, "client sent no required SSL certificate");
+	} else {
+		struct tls_peer_cert pc;
+		tls_peer_cert(&s->client, &pc);
+		log_msg(LOGL_INFO, s->id, "client SSL certificate verify error: %s", pc.verify);
+	}
+	const char *text = st == TLS_CERT_MISSING ? s->ops->no_cert : s->ops->cert_error;
+	session_send(s, text, strlen(text));
+	session_quit(s, "client certificate refused");
+	return false;
+}
+
+static void tls_handshake_input(struct session *s)
+{
+	enum mp_status st = tls_handshake(&s->client);
+	if (st == MP_AGAIN) {
+		return;
+	}
+	if (st != MP_OK) {
+		log_msg(LOGL_INFO, s->id, "SSL handshake failed: %s", tls_error(&s->client));
+		session_close(s, "TLS handshake failed");
+		return;
+	}
+	log_msg(LOGL_DEBUG, s->id, "TLS: %s %s%s", tls_protocol_name(&s->client), tls_cipher_name(&s->client),
+		tls_session_reused(&s->client) ? " (resumed)" : "");
+	if (!client_cert_ok(s)) {
+		return;
+	}
+	if (s->tls_implicit) {
+		session_after_tls(s);
+		return;
+	}
+	/* STARTTLS: the dialogue goes on, over TLS, from a clean state */
+	s->phase = PH_AUTH;
+	timer_set(&s->timer, s->srv->timeout_ms);
+	if (buf_len(s->client.in) > 0) {
+		s->ops->client_input(s);
 	}
 }
 
@@ -622,6 +745,11 @@ static void on_client(struct ev_watch *w, unsigned ev)
 			return;
 		}
 	}
+	if (s->phase == PH_TLS_HANDSHAKE && !s->quit) {
+		tls_handshake_input(s);
+		session_update(s);
+		return;
+	}
 	if ((ev & EV_READ) && !s->quit) {
 		switch (s->phase) {
 		case PH_AUTH:
@@ -638,6 +766,8 @@ static void on_client(struct ev_watch *w, unsigned ev)
 		case PH_PROXY_HEADER:
 			proxy_header_input(s);
 			break;
+		case PH_TLS_HANDSHAKE:
+			break; /* below: any event may move the handshake on */
 		default:
 			break;
 		}

@@ -16,6 +16,7 @@
 
 enum session_phase {
 	PH_PROXY_HEADER,   /* reading a PROXY protocol header */
+	PH_TLS_HANDSHAKE,  /* implicit TLS or after STARTTLS */
 	PH_RESOLVE,        /* client name lookup (resolver) */
 	PH_GREETING_DELAY, /* smtp_greeting_delay */
 	PH_AUTH,           /* client dialogue before login */
@@ -45,6 +46,9 @@ struct proto_ops {
 	void (*internal_error)(struct session *s);
 	/* Optional: the client talked during smtp_greeting_delay. */
 	void (*early_talker)(struct session *s);
+	/* nginx's last words when ssl_verify_client refuses the client. */
+	const char *no_cert;
+	const char *cert_error;
 };
 
 /* Per-protocol state that must live for the whole pre-relay phase. */
@@ -88,6 +92,8 @@ struct session {
 	bool quit;                       /* close once the client's output is sent */
 	bool closed;                     /* on the close list: touch nothing */
 	bool backend_connecting;         /* connect(2) in progress */
+	bool starttls_pending;           /* start TLS once the reply is sent */
+	bool tls_implicit;               /* the handshake leads to the greeting */
 	uint16_t commands;               /* pre-auth commands, against max_commands */
 	struct auth_ctx *auth;           /* from the first login command to relay start */
 	char *login;                     /* for log lines; owned */
@@ -128,6 +134,18 @@ void session_quit(struct session *s, const char *reason);
 void session_close(struct session *s, const char *reason);
 /* Record the login for log lines (copied). */
 void session_set_login(struct session *s, const char *login, size_t n);
+/* TLS toward the client. */
+bool session_tls_active(const struct session *s);
+/* STARTTLS/STLS may be offered: TLS configured, `starttls on|only`, not yet on. */
+bool session_starttls_offered(const struct session *s);
+/* `starttls only` and no TLS yet: logins must be refused. */
+bool session_login_needs_tls(const struct session *s);
+/* The protocol has queued its "go ahead" reply: switch to TLS once it is
+ * sent. `cmd_len` bytes of client.in are the STARTTLS command itself; any
+ * plaintext pipelined behind it is dropped here (CVE-2011-0411 class). The
+ * protocol forgets its own pre-TLS state before calling. */
+void session_starttls(struct session *s, size_t cmd_len);
+
 /* Re-derive I/O interest from the phase (the only place that does). */
 void session_update(struct session *s);
 

@@ -68,20 +68,24 @@ static uint8_t *smtp_esmtp(struct session *s)
 
 static bool tls_offered(const struct session *s)
 {
-	(void)s;
-	return false; /* STARTTLS arrives with the TLS layer */
+	return session_starttls_offered(s);
 }
 
 static bool tls_active(const struct session *s)
 {
-	return s->client.tls != NULL;
+	return session_tls_active(s);
 }
 
 /* `starttls only` and no TLS yet: nginx's ngx_mail_starttls_only(). */
 static bool starttls_only(const struct session *s)
 {
-	return tls_offered(s) && !tls_active(s) && s->srv->ssl.starttls == STARTTLS_ONLY;
+	return session_login_needs_tls(s);
 }
+
+/* Bytes of the line being handled, for STARTTLS: what follows it in the
+ * buffer is plaintext the client pipelined and must be dropped. The loop is
+ * single-threaded and command() does not nest, so one variable is enough. */
+static size_t current_line_used;
 
 /* The client's host name for XCLIENT NAME= (and the auth server's
  * Client-Host). Without a resolver nginx uses "[UNAVAILABLE]"; the
@@ -442,17 +446,26 @@ static void cmd_quit(struct session *s, const struct smtp_cmd *c)
 }
 
 /*
- * STARTTLS (RFC 3207). Refused until the TLS layer takes it over (and
- * whenever starttls is off), as nginx does without TLS. The TLS issue must,
- * on acceptance: answer "220 2.0.0 Start TLS", drop every byte already in
- * s->client.in (CVE-2011-0411, nginx CVE-2014-3556), forget HELO, MAIL and
- * RCPT (clear_str on smtp_helo/from/to, *smtp_esmtp(s) = 0) and start TLS on
- * the raw socket.
+ * STARTTLS (RFC 3207): refused whenever starttls is off, as nginx does. On
+ * acceptance nginx's "220 2.0.0 Start TLS"; HELO, MAIL and RCPT are
+ * forgotten (the client must say EHLO again, RFC 3207 §4.2) and every byte
+ * pipelined behind the command is dropped by session_starttls()
+ * (CVE-2011-0411, nginx CVE-2014-3556).
  */
 static void cmd_starttls(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
-	invalid(s);
+	if (!tls_offered(s)) {
+		invalid(s);
+		return;
+	}
+	reply(s, "220 2.0.0 Start TLS");
+	if (s->auth != NULL) {
+		auth_ctx_put(s->auth);
+		s->auth = NULL;
+	}
+	*smtp_esmtp(s) = 0;
+	session_starttls(s, current_line_used);
 }
 
 /* DATA/BDAT before the relay: there is no transaction here to take a
@@ -565,6 +578,7 @@ static void smtp_client_input(struct session *s)
 			sasl_outcome(s, r, chal, chlen);
 			continue;
 		}
+		current_line_used = used;
 		command(s, line);
 		/* the command's slices point into the buffer: consume only now */
 		io_consume(&s->client, used);
@@ -901,4 +915,6 @@ const struct proto_ops smtp_ops = {
 	.backend_input = smtp_backend_input,
 	.internal_error = smtp_internal_error,
 	.early_talker = smtp_early_talker,
+	.no_cert = "421 4.7.1 No required SSL certificate\r\n",
+	.cert_error = "421 4.7.1 SSL certificate error\r\n",
 };
