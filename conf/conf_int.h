@@ -361,4 +361,10 @@ int conf_srv_defaults(struct cparse *cp, struct conf_server *v);
 /* End of the mail block: inherit, validate, publish servers and listens. */
 int conf_mail_merge(struct cparse *cp);
 
+/* glob.c: include wildcards (*, ?, [...]) in the last path component. */
+bool conf_glob_match(const char *pattern, const char *name);
+/* Sorted matches as malloc'ed paths; 0 (possibly none) or -1 with errno. */
+int conf_glob(const char *pattern, char ***out, size_t *n);
+void conf_glob_free(char **v, size_t n);
+
 #endif

@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,25 +357,18 @@ int conf_include(struct cparse *cp, const char *pattern)
 	if (cp->ex->no_files) {
 		return 0;
 	}
-	glob_t g;
-	memset(&g, 0, sizeof(g));
+	char **v = NULL;
+	size_t n = 0;
 	errno = 0;
-	int r = glob(pattern, 0, NULL, &g);
-	if (r == GLOB_NOMATCH) {
-		globfree(&g);
-		return 0;
-	}
-	if (r != 0) {
-		int e = errno;
-		globfree(&g);
-		return cp_err_errno(cp, e, "glob() \"%s\" failed", pattern);
+	if (conf_glob(pattern, &v, &n) != 0) {
+		return cp_err_errno(cp, errno, "glob() \"%s\" failed", pattern);
 	}
 	int rc = 0;
-	for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
-		const char *name = cp_strdup(cp, g.gl_pathv[i], strlen(g.gl_pathv[i]));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *name = cp_strdup(cp, v[i], strlen(v[i]));
 		rc = name != NULL ? conf_include_file(cp, name) : -1;
 	}
-	globfree(&g);
+	conf_glob_free(v, n);
 	return rc;
 }
 

@@ -70,6 +70,12 @@ static inline bool io_out_pending(const struct io *io)
 {
 	return buf_len(io->out) > 0;
 }
+/* Plaintext already decrypted inside the TLS engine: readable without a
+ * socket event (level-triggered readiness will not announce it). */
+static inline bool io_pending_in(struct io *io)
+{
+	return io->tls_vt != NULL && io->tls_vt->pending(io);
+}
 /* Register interest: reading if want_read, writing while output is queued,
  * plus whatever TLS needs. The one place interest is derived. */
 void io_set_interest(struct io *io, bool want_read);

@@ -26,7 +26,8 @@ void relay_pump(struct session *s, struct io *from, struct io *to)
 				session_close(s, from_client ? "upstream write error" : "client write error");
 				return;
 			}
-			if ((size_t)r < sizeof(scratch)) {
+			/* a short read drained the socket, unless TLS holds more */
+			if ((size_t)r < sizeof(scratch) && !io_pending_in(from)) {
 				break;
 			}
 			continue;

@@ -308,6 +308,7 @@ static void session_greet_or_delay(struct session *s);
 static void session_after_tls(struct session *s);
 static void start_tls(struct session *s, bool implicit);
 static void tls_handshake_input(struct session *s);
+static void backend_handshake_input(struct session *s);
 
 /* The resolver's answer: nginx's Client-Host / XCLIENT NAME forms. */
 static void on_client_name(void *arg, enum resolver_status st, const char *name)
@@ -801,6 +802,54 @@ static bool send_proxy_header(struct session *s)
 	return true;
 }
 
+/*
+ * The backend connection is up (and the PROXY header queued): with
+ * `proxy_ssl on` TLS comes first, and not one byte from the backend is
+ * parsed before its handshake completes (nginx CVE-2026-1642 class).
+ */
+static void backend_ready(struct session *s)
+{
+	if (s->srv->proxy_ssl.mode == 1 && s->srv->proxy_tls != NULL) {
+		if (tls_start_client(&s->backend, s->srv->proxy_tls) != MP_OK) {
+			log_msg(LOGL_ERR, s->id, "cannot start TLS to upstream %s (out of memory)", bt(s));
+			s->ops->internal_error(s);
+			session_quit(s, "upstream TLS failed");
+			return;
+		}
+		s->backend_handshake = true;
+		backend_handshake_input(s);
+		return;
+	}
+	s->ops->backend_connected(s);
+}
+
+static void backend_handshake_input(struct session *s)
+{
+	enum mp_status st = tls_handshake(&s->backend);
+	if (st == MP_AGAIN) {
+		return;
+	}
+	s->backend_handshake = false;
+	if (st != MP_OK) {
+		log_msg(LOGL_ERR, s->id, "SSL handshake with upstream %s failed: %s", bt(s),
+			tls_error(&s->backend));
+		s->ops->internal_error(s);
+		session_quit(s, "upstream TLS handshake failed");
+		return;
+	}
+	log_msg(LOGL_DEBUG, s->id, "upstream TLS: %s %s", tls_protocol_name(&s->backend),
+		tls_cipher_name(&s->backend));
+	s->ops->backend_connected(s);
+	/* the backend may have spoken already (its greeting came with the
+	 * handshake's last flight) */
+	if (!s->quit && !s->closed && io_pending_in(&s->backend)) {
+		io_fill(&s->backend, s->srv->proxy_buffer);
+		if (buf_len(s->backend.in) > 0) {
+			s->ops->backend_input(s);
+		}
+	}
+}
+
 static void backend_connect_done(struct session *s)
 {
 	int err = 0;
@@ -818,7 +867,7 @@ static void backend_connect_done(struct session *s)
 	}
 	timer_set(&s->timer, s->srv->timeout_ms);
 	if (send_proxy_header(s)) {
-		s->ops->backend_connected(s);
+		backend_ready(s);
 	}
 }
 
@@ -837,6 +886,11 @@ static void on_backend(struct ev_watch *w, unsigned ev)
 			session_close(s, "upstream write error");
 			return;
 		}
+	}
+	if (s->backend_handshake) {
+		backend_handshake_input(s);
+		session_update(s);
+		return;
 	}
 	if ((ev & EV_READ) && !s->quit) {
 		if (s->phase == PH_BACKEND) {
@@ -945,7 +999,7 @@ static void backend_connect(struct session *s)
 	timer_set(&s->timer, s->srv->timeout_ms);
 	if (connect(fd, &a->u.sa, a->len) == 0) {
 		if (send_proxy_header(s)) {
-			s->ops->backend_connected(s);
+			backend_ready(s);
 		}
 		return;
 	}

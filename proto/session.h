@@ -93,6 +93,7 @@ struct session {
 	bool closed;                     /* on the close list: touch nothing */
 	bool backend_connecting;         /* connect(2) in progress */
 	bool starttls_pending;           /* start TLS once the reply is sent */
+	bool backend_handshake;          /* proxy_ssl: TLS to the backend in progress */
 	bool tls_implicit;               /* the handshake leads to the greeting */
 	uint16_t commands;               /* pre-auth commands, against max_commands */
 	struct auth_ctx *auth;           /* from the first login command to relay start */

@@ -386,3 +386,38 @@ TEST(conf_units_offset_atoi)
 	check_units("offset", conf_parse_offset, off, MP_ARRAY_LEN(off));
 	check_units("atoi", conf_atoi, num, MP_ARRAY_LEN(num));
 }
+
+TEST(conf_glob_match_table)
+{
+	static const struct {
+		const char *pat, *name;
+		bool want;
+	} rows[] = {
+		{ "*.conf", "a.conf", true },
+		{ "*.conf", "a.conf.bak", false },
+		{ "*.conf", ".hidden.conf", false },
+		{ ".*.conf", ".hidden.conf", true },
+		{ "*", "x", true },
+		{ "?", "xy", false },
+		{ "a?c", "abc", true },
+		{ "[a-c]x", "bx", true },
+		{ "[!a-c]x", "bx", false },
+		{ "[^a-c]x", "dx", true },
+		{ "[]]", "]", true },
+		{ "[ab", "[ab", true },
+		{ "\\*", "*", true },
+		{ "\\*", "a", false },
+		{ "*a*b*c*", "xxaxxbxxcxx", true },
+		{ "*a*b*c*d", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", false },
+		{ "", "", true },
+		{ "", "a", false },
+		{ "*", "", true },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (conf_glob_match(rows[i].pat, rows[i].name) != rows[i].want) {
+			char m[128];
+			snprintf(m, sizeof(m), "row %zu: \"%s\" vs \"%s\"", i, rows[i].pat, rows[i].name);
+			t_fail(__FILE__, __LINE__, m);
+		}
+	}
+}
