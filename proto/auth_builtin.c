@@ -62,8 +62,9 @@ bool auth_builtin_try(struct session *s)
 	a->backend = e->addr;
 	if (e->hash == NULL) {
 		/* pass-through: the backend checks the password itself */
-		if (a->mech == AMECH_APOP || a->mech == AMECH_CRAM_MD5) {
-			/* the client's password is unknown after a digest mechanism */
+		if (a->mech == AMECH_APOP || a->mech == AMECH_CRAM_MD5 || a->mech == AMECH_EXTERNAL) {
+			/* the client's password is unknown after a digest mechanism
+			 * or a certificate */
 			deny(a);
 		} else {
 			a->outcome = AUTH_OK;

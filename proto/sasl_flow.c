@@ -3,6 +3,7 @@
 #include "../core/rand.h"
 #include "sasl.h"
 #include "session.h"
+#include "../tls/tls.h"
 
 #include <string.h>
 #include <time.h>
@@ -32,7 +33,8 @@ enum sasl_result sasl_set_creds(struct session *s, struct mp_str login, struct m
 	if (!sasl_cred_safe(login) || !sasl_cred_safe(pass)) {
 		return SASL_UNSAFE;
 	}
-	if (login.n == 0 || str_copy(a->login, sizeof(a->login), login) != MP_OK ||
+	/* EXTERNAL may leave the identity to the certificate (RFC 4422 App. A) */
+	if ((login.n == 0 && mech != AMECH_EXTERNAL) || str_copy(a->login, sizeof(a->login), login) != MP_OK ||
 	    str_copy(a->pass, sizeof(a->pass), pass) != MP_OK) {
 		return SASL_INVALID;
 	}
@@ -83,6 +85,20 @@ static enum sasl_result finish_plain(struct session *s, struct mp_str b64)
 	/* authzid is discarded, as nginx does */
 	enum sasl_result r = sasl_set_creds(s, authcid, passwd, AMECH_PLAIN);
 	memset(buf, 0, sizeof(buf));
+	return r;
+}
+
+/* RFC 4422 Appendix A: the response is the authorization identity; nginx
+ * sends it as Auth-User with Auth-Method: external and no password. */
+static enum sasl_result finish_external(struct session *s, struct mp_str b64)
+{
+	uint8_t buf[AUTH_LOGIN_MAX];
+	size_t n = 0;
+	if (!decode(b64, buf, sizeof(buf), &n)) {
+		return SASL_INVALID;
+	}
+	enum sasl_result r = sasl_set_creds(s, (struct mp_str){ (const char *)buf, n },
+					    (struct mp_str){ "", 0 }, AMECH_EXTERNAL);
 	return r;
 }
 
@@ -147,12 +163,18 @@ enum sasl_result sasl_start(struct session *s, struct mp_str mech, const struct 
 		return cram_challenge(s, out, cap, len);
 	}
 	if (str_eq_nocase(mech, "EXTERNAL")) {
-		/* checked once, here, for both forms (freenginx fb930b2) */
-		if (!(enabled & AUTHM_EXTERNAL)) {
+		/* checked once, here, for both forms (freenginx fb930b2). Beyond
+		 * nginx, which leaves it to the auth server: EXTERNAL means the
+		 * TLS client certificate, so without a verified one it is refused. */
+		if (!(enabled & AUTHM_EXTERNAL) || !session_tls_active(s) ||
+		    tls_peer_cert_status(&s->client) != TLS_CERT_OK) {
 			return SASL_UNSUPPORTED;
 		}
-		/* needs a verified client certificate: the TLS layer provides it */
-		return SASL_UNSUPPORTED;
+		if (ir != NULL) {
+			return finish_external(s, *ir);
+		}
+		/* nginx asks for the user name, as for LOGIN */
+		return challenge(s, STEP_EXTERNAL, LOGIN_USER_CHALLENGE, out, cap, len);
 	}
 	return SASL_UNSUPPORTED;
 }
@@ -170,6 +192,8 @@ enum sasl_result sasl_step(struct session *s, struct mp_str line, char *out, siz
 	switch (step) {
 	case STEP_PLAIN:
 		return finish_plain(s, line);
+	case STEP_EXTERNAL:
+		return finish_external(s, line);
 	case STEP_LOGIN_USER: {
 		uint8_t buf[AUTH_LOGIN_MAX];
 		size_t n = 0;
