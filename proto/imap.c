@@ -21,7 +21,11 @@ enum {
 	BK_USER_CONT,    /* sent "tag LOGIN {n}", waiting for "+" */
 	BK_PASS_CONT,    /* sent "user {n}", waiting for "+" */
 	BK_RESULT,       /* waiting for the tagged reply */
+	BK_STARTTLS,     /* proxy_ssl starttls: waiting for our STARTTLS's OK */
 };
+
+#define STARTTLS_TAG "mproxy-tls"
+
 
 static char scratch[IMAP_SCRATCH_MAX];
 
@@ -421,6 +425,15 @@ static void send_login(struct session *s)
 	memset(line, 0, sizeof(line));
 }
 
+/* After the greeting (and TLS, when asked for): who the client is, then LOGIN. */
+static void imap_backend_tls_ready(struct session *s)
+{
+	if (s->srv->proxy_client_id && s->p.imap.backend_id) {
+		send_client_id(s);
+	}
+	send_login(s);
+}
+
 static void backend_failed(struct session *s, const struct imap_resp *r, const char *line, size_t len)
 {
 	log_msg(LOGL_ERR, s->id, "upstream sent invalid response: \"%.*s\" while logging in",
@@ -472,12 +485,31 @@ static void imap_backend_input(struct session *s)
 				backend_failed(s, &r, line, r.len);
 				return;
 			}
-			if (s->srv->proxy_client_id && imap_capability_has(r.code, "ID")) {
-				send_client_id(s);
+			s->p.imap.backend_id = imap_capability_has(r.code, "ID");
+			io_consume(&s->backend, r.len);
+			if (s->srv->proxy_ssl.mode == 2) {
+				/* RFC 3501 §6.2.1 toward the backend; a PREAUTH greeting
+				 * never gets here (stripping, security.md row 2) */
+				if (backend_send(s, STARTTLS_TAG " STARTTLS\r\n",
+						 sizeof(STARTTLS_TAG " STARTTLS\r\n") - 1) == MP_OK) {
+					s->p.imap.step = BK_STARTTLS;
+				}
+				continue;
+			}
+			imap_backend_tls_ready(s);
+			continue;
+		case BK_STARTTLS:
+			if (r.kind == IMAP_RESP_UNTAGGED && r.status != IMAP_ST_BYE) {
+				break;
+			}
+			if (r.kind != IMAP_RESP_TAGGED || r.status != IMAP_ST_OK ||
+			    !str_eq_nocase(r.tag, STARTTLS_TAG)) {
+				backend_failed(s, &r, line, r.len);
+				return;
 			}
 			io_consume(&s->backend, r.len);
-			send_login(s);
-			continue;
+			session_backend_starttls(s);
+			return;
 		case BK_USER_CONT:
 		case BK_PASS_CONT:
 			if (r.kind == IMAP_RESP_UNTAGGED) {
@@ -531,6 +563,7 @@ const struct proto_ops imap_ops = {
 	.backend_connected = imap_backend_connected,
 	.backend_input = imap_backend_input,
 	.internal_error = imap_internal_error,
+	.backend_tls_ready = imap_backend_tls_ready,
 	.no_cert = "* BYE No required SSL certificate\r\n",
 	.cert_error = "* BYE SSL certificate error\r\n",
 };

@@ -31,6 +31,7 @@ enum {
 	BK_XCLIENT,      /* sent "XCLIENT ..." and "USER login", waiting for XCLIENT's reply */
 	BK_USER,         /* sent "USER login", waiting for "+OK" */
 	BK_PASS,         /* sent "PASS password", waiting for "+OK" */
+	BK_STLS,         /* proxy_ssl starttls: sent "STLS", waiting for "+OK" */
 };
 
 /*
@@ -606,6 +607,25 @@ static void backend_failed(struct session *s, const struct pop3_reply *r, const 
  * client as the answer to its login before the relay starts. With
  * proxy_client_id, "XCLIENT ..." goes ahead of USER (its reply comes first).
  */
+/* After the greeting (and STLS, when asked for): XCLIENT if the backend
+ * offered it, then USER. */
+static void pop3_backend_tls_ready(struct session *s)
+{
+	struct mp_str user, pass;
+	enum mp_status xc = MP_AGAIN;
+	backend_user_pass(s, &user, &pass);
+	if (s->srv->proxy_client_id && s->p.pop3.backend_xclient) {
+		xc = send_xclient(s);
+		if (xc == MP_ERR) {
+			return;
+		}
+	}
+	if (backend_cmd(s, "USER", user) != MP_OK) {
+		return;
+	}
+	*pop3_step(s) = xc == MP_OK ? BK_XCLIENT : BK_USER;
+}
+
 static void pop3_backend_input(struct session *s)
 {
 	while (!s->quit && !s->closed && s->phase == PH_BACKEND && buf_len(s->backend.in) > 0) {
@@ -639,21 +659,26 @@ static void pop3_backend_input(struct session *s)
 		struct mp_str user, pass;
 		backend_user_pass(s, &user, &pass);
 		switch (*pop3_step(s)) {
-		case BK_GREETING: {
-			enum mp_status xc = MP_AGAIN;
-			if (s->srv->proxy_client_id && pop3_greeting_has_xclient(&r)) {
-				xc = send_xclient(s);
-				if (xc == MP_ERR) {
+		case BK_GREETING:
+			/* Dovecot's "+OK [XCLIENT]" is remembered across STLS */
+			s->p.pop3.backend_xclient = pop3_greeting_has_xclient(&r);
+			io_consume(&s->backend, r.len);
+			if (s->srv->proxy_ssl.mode == 2) {
+				/* RFC 2595 §4 toward the backend */
+				if (io_write(&s->backend, "STLS\r\n", 6) != MP_OK) {
+					pop3_internal_error(s);
+					session_quit(s, "upstream write error");
 					return;
 				}
+				*pop3_step(s) = BK_STLS;
+				continue;
 			}
-			io_consume(&s->backend, r.len);
-			if (backend_cmd(s, "USER", user) != MP_OK) {
-				return;
-			}
-			*pop3_step(s) = xc == MP_OK ? BK_XCLIENT : BK_USER;
+			pop3_backend_tls_ready(s);
 			continue;
-		}
+		case BK_STLS:
+			io_consume(&s->backend, r.len);
+			session_backend_starttls(s);
+			return;
 		case BK_USER:
 			io_consume(&s->backend, r.len);
 			if (backend_cmd(s, "PASS", pass) != MP_OK) {
@@ -681,6 +706,7 @@ const struct proto_ops pop3_ops = {
 	.backend_connected = pop3_backend_connected,
 	.backend_input = pop3_backend_input,
 	.internal_error = pop3_internal_error,
+	.backend_tls_ready = pop3_backend_tls_ready,
 	.no_cert = "-ERR No required SSL certificate\r\n",
 	.cert_error = "-ERR SSL certificate error\r\n",
 };

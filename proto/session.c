@@ -839,7 +839,11 @@ static void backend_handshake_input(struct session *s)
 	}
 	log_msg(LOGL_DEBUG, s->id, "upstream TLS: %s %s", tls_protocol_name(&s->backend),
 		tls_cipher_name(&s->backend));
-	s->ops->backend_connected(s);
+	if (s->backend_starttls) {
+		s->ops->backend_tls_ready(s);
+	} else {
+		s->ops->backend_connected(s);
+	}
 	/* the backend may have spoken already (its greeting came with the
 	 * handshake's last flight) */
 	if (!s->quit && !s->closed && io_pending_in(&s->backend)) {
@@ -848,6 +852,30 @@ static void backend_handshake_input(struct session *s)
 			s->ops->backend_input(s);
 		}
 	}
+}
+
+bool session_backend_starttls(struct session *s)
+{
+	if (s->srv->proxy_tls == NULL) {
+		s->ops->internal_error(s);
+		session_quit(s, "no TLS context for upstream");
+		return false;
+	}
+	if (buf_len(s->backend.in) > 0) {
+		log_msg(LOGL_ERR, s->id, "upstream %s sent data after accepting STARTTLS", bt(s));
+		s->ops->internal_error(s);
+		session_quit(s, "upstream STARTTLS injection");
+		return false;
+	}
+	if (tls_start_client(&s->backend, s->srv->proxy_tls) != MP_OK) {
+		s->ops->internal_error(s);
+		session_quit(s, "upstream TLS failed");
+		return false;
+	}
+	s->backend_handshake = true;
+	s->backend_starttls = true;
+	backend_handshake_input(s);
+	return !s->quit && !s->closed;
 }
 
 static void backend_connect_done(struct session *s)

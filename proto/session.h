@@ -46,6 +46,8 @@ struct proto_ops {
 	void (*internal_error)(struct session *s);
 	/* Optional: the client talked during smtp_greeting_delay. */
 	void (*early_talker)(struct session *s);
+	/* proxy_ssl starttls: TLS to the backend is up after its STARTTLS. */
+	void (*backend_tls_ready)(struct session *s);
 	/* nginx's last words when ssl_verify_client refuses the client. */
 	const char *no_cert;
 	const char *cert_error;
@@ -56,11 +58,13 @@ struct imap_state {
 	uint8_t step;       /* imap.c's own sub-state */
 	uint8_t conts;      /* continuations sent for the current command */
 	bool id_pending;    /* proxy_client_id: our ID's tagged reply is due */
+	bool backend_id;    /* the backend's greeting announced ID */
 };
 
 struct pop3_state {
 	uint8_t step;       /* pop3.c's state (client dialogue, then backend login) */
 	uint8_t user;       /* USER seen, PASS expected */
+	bool backend_xclient; /* the backend's greeting offered XCLIENT */
 };
 
 struct smtp_state {
@@ -94,6 +98,7 @@ struct session {
 	bool backend_connecting;         /* connect(2) in progress */
 	bool starttls_pending;           /* start TLS once the reply is sent */
 	bool backend_handshake;          /* proxy_ssl: TLS to the backend in progress */
+	bool backend_starttls;           /* ... started by STARTTLS, not at connect */
 	bool tls_implicit;               /* the handshake leads to the greeting */
 	uint16_t commands;               /* pre-auth commands, against max_commands */
 	struct auth_ctx *auth;           /* from the first login command to relay start */
@@ -146,6 +151,12 @@ bool session_login_needs_tls(const struct session *s);
  * plaintext pipelined behind it is dropped here (CVE-2011-0411 class). The
  * protocol forgets its own pre-TLS state before calling. */
 void session_starttls(struct session *s, size_t cmd_len);
+
+/* proxy_ssl starttls: the backend accepted STARTTLS and its reply line is
+ * consumed. Refuses anything the backend sent behind that reply (response
+ * injection, security.md row 2), then starts the handshake; the protocol's
+ * backend_tls_ready() follows. False when the session is ending. */
+bool session_backend_starttls(struct session *s);
 
 /* Re-derive I/O interest from the phase (the only place that does). */
 void session_update(struct session *s);

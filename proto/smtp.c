@@ -46,6 +46,7 @@ enum {
 	BK_AUTH,         /* sent AUTH PLAIN, waiting for 235 */
 	BK_FROM,         /* smtp_auth none: sent MAIL FROM, waiting for 250 */
 	BK_TO,           /* smtp_auth none: sent RCPT TO, any reply goes to the client */
+	BK_STARTTLS,     /* proxy_ssl starttls: sent STARTTLS, waiting for 220 */
 };
 
 /*
@@ -778,6 +779,7 @@ static void backend_failed(struct session *s, const struct smtp_reply *r, const 
 		[BK_AUTH] = "sending AUTH to upstream",
 		[BK_FROM] = "sending MAIL FROM to upstream",
 		[BK_TO] = "sending RCPT TO to upstream",
+		[BK_STARTTLS] = "sending STARTTLS to upstream",
 	};
 	uint8_t step = *smtp_step(s);
 	const char *action = step < MP_ARRAY_LEN(actions) ? actions[step] : "logging in";
@@ -808,6 +810,20 @@ static void backend_failed(struct session *s, const struct smtp_reply *r, const 
  * proxy_smtp_auth: AUTH PLAIN -> 235] -> relay, the client getting
  * "235 2.0.0 OK" unless it authenticated with `none`.
  */
+static bool session_tls_active_backend(const struct session *s)
+{
+	return s->backend.tls_vt != NULL;
+}
+
+/* TLS to the backend is up after STARTTLS: the session starts afresh
+ * (RFC 3207 §4.2), so EHLO again, then on as after the first EHLO. */
+static void smtp_backend_tls_ready(struct session *s)
+{
+	if (backend_sendf(s, "EHLO %s\r\n", s->srv->server_name) == MP_OK) {
+		*smtp_step(s) = BK_HELO;
+	}
+}
+
 static void smtp_backend_input(struct session *s)
 {
 	while (!s->quit && !s->closed && s->phase == PH_BACKEND && buf_len(s->backend.in) > 0) {
@@ -843,6 +859,20 @@ static void smtp_backend_input(struct session *s)
 				backend_failed(s, &r, raw);
 				return;
 			}
+			if (s->srv->proxy_ssl.mode == 2 && !session_tls_active_backend(s)) {
+				/* RFC 3207 toward the backend: refuse to go on in plaintext */
+				if (!smtp_reply_has_keyword(raw, r.len, "STARTTLS")) {
+					log_msg(LOGL_ERR, s->id, "upstream %s does not offer STARTTLS", bt(s));
+					smtp_internal_error(s);
+					session_quit(s, "upstream without STARTTLS");
+					return;
+				}
+				io_consume(&s->backend, r.len);
+				if (backend_sendf(s, "STARTTLS\r\n") == MP_OK) {
+					*smtp_step(s) = BK_STARTTLS;
+				}
+				continue;
+			}
 			io_consume(&s->backend, r.len);
 			if (s->srv->xclient) {
 				if (send_xclient(s) == MP_OK) {
@@ -852,6 +882,14 @@ static void smtp_backend_input(struct session *s)
 			}
 			after_helo(s);
 			continue;
+		case BK_STARTTLS:
+			if (r.code != 220) {
+				backend_failed(s, &r, raw);
+				return;
+			}
+			io_consume(&s->backend, r.len);
+			session_backend_starttls(s);
+			return;
 		case BK_XCLIENT:
 			/* Postfix answers with a fresh 220 greeting; others 250 */
 			if (r.code != 220 && r.code != 250) {
@@ -914,6 +952,7 @@ const struct proto_ops smtp_ops = {
 	.backend_connected = smtp_backend_connected,
 	.backend_input = smtp_backend_input,
 	.internal_error = smtp_internal_error,
+	.backend_tls_ready = smtp_backend_tls_ready,
 	.early_talker = smtp_early_talker,
 	.no_cert = "421 4.7.1 No required SSL certificate\r\n",
 	.cert_error = "421 4.7.1 SSL certificate error\r\n",
