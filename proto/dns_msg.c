@@ -489,11 +489,18 @@ framed:
 		case DNS_T_PTR: {
 			/* Every PTR for our name must be clean, not just the one used. */
 			char host[DNS_NAME_MAX + 1];
-			if (rdata_name(p, &rr, &next) != MP_OK ||
-			    wire_to_host(&next, host) != MP_OK) {
+			if (rdata_name(p, &rr, &next) != MP_OK) {
 				return MP_INVALID;
 			}
-			if (a.ptr[0] != '\0') {
+			if (wire_to_host(&next, host) != MP_OK) {
+				/* a well-formed answer to our question whose name is not a
+				 * host name (CVE-2026-28753): the answer stands, the name
+				 * is never used. Anyone can publish such a PTR, so it must
+				 * end the lookup (not look like spoofing to be waited out) */
+				a.bad_ptr = true;
+				continue;
+			}
+			if (a.ptr[0] != '\0' || a.bad_ptr) {
 				continue;
 			}
 			memcpy(a.ptr, host, sizeof(host));
@@ -506,6 +513,11 @@ framed:
 		used = true;
 	}
 	a.ttl = used ? ttl : 0;
+	if (a.bad_ptr) {
+		/* one bad PTR taints them all: nothing of this answer is used */
+		a.ptr[0] = '\0';
+		a.ttl = 0;
+	}
 	*out = a;
 	return MP_OK;
 }

@@ -54,6 +54,7 @@ struct dns_answer {
 	bool truncated;            /* TC bit: caller may retry (we have no TCP) — report it */
 	uint32_t ttl;              /* minimum TTL among used records; 0 if none used */
 	char ptr[DNS_NAME_MAX + 1];/* first PTR target, presentation form, for PTR queries */
+	bool bad_ptr;              /* a PTR target was not a host name: ptr is empty */
 	uint8_t addrs[DNS_MAX_ADDRS][16]; size_t naddrs; /* A (4 bytes used) or AAAA */
 };
 

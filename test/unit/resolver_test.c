@@ -1051,8 +1051,10 @@ TEST(resolver_client_names)
 	end();
 }
 
-/* CVE-2026-28753: a PTR that is not a plain host name never comes out;
- * the answer is dropped as invalid, so the lookup times out. */
+/* CVE-2026-28753: a PTR that is not a plain host name never comes out, and
+ * the lookup ends at once as "[UNAVAILABLE]" (anyone can publish such a
+ * PTR for their own address: waiting out resolver_timeout would stall the
+ * session's greeting). */
 TEST(resolver_ptr_injection)
 {
 	struct fake f;
@@ -1064,7 +1066,7 @@ TEST(resolver_ptr_injection)
 		char a[32];
 		snprintf(a, sizeof(a), "192.0.2.%d", i);
 		client(&r.c, 100, a);
-		CHECK_INT(got.st, RESOLVER_TEMPFAIL);
+		CHECK_INT(got.st, RESOLVER_NOTFOUND);
 		CHECK(got.name_null);
 	}
 	CHECK_INT(f.nq, 8); /* no forward lookup of anything */
