@@ -77,6 +77,15 @@ check:
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(PYTHON) test/run.py $(TESTS)
 
+# The same tests with every mproxy under valgrind's memcheck (a plain glibc
+# build, so valgrind sees every malloc). Slow: a subset by default.
+VALGRIND_TESTS ?= test_imap test_pop3. test_smtp. test_auth. test_backend_tls
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
+valgrind:
+	$(MAKE) BUILD=build/valgrind CC=gcc OPT="-O1 -g" LINK_STATIC= build/valgrind/mproxy
+	MPROXY=$(CURDIR)/build/valgrind/mproxy MPROXY_WRAP="$(VALGRIND)" MPT_SLOW=1 \
+	  $(PYTHON) test/run.py $(VALGRIND_TESTS)
+
 # libFuzzer targets, one per parser (fuzz/*.c); FUZZ_SECONDS bounds each run.
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := $(filter-out $(EXCLUDE),$(sort $(wildcard fuzz/*.c)))
@@ -109,4 +118,4 @@ clean:
 distclean: clean
 	rm -rf build
 
-.PHONY: all unit test check fuzz fuzz-bins fuzz-run kqueue-check bench install clean distclean
+.PHONY: all unit test check valgrind fuzz fuzz-bins fuzz-run kqueue-check bench install clean distclean

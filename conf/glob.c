@@ -150,7 +150,9 @@ int conf_glob(const char *pattern, char ***out, size_t *n)
 		cnt++;
 	}
 	closedir(d);
-	qsort(v, cnt, sizeof(*v), by_name);
+	if (cnt > 1) {
+		qsort(v, cnt, sizeof(*v), by_name);
+	}
 	*out = v;
 	*n = cnt;
 	return 0;

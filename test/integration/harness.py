@@ -47,7 +47,13 @@ KEEP = os.environ.get("MPT_KEEP") == "1"  # keep temp dirs for post-mortem
 
 # Text that means a sanitizer fired in a child process (ASan, LSan, UBSan).
 SANITIZER_RE = re.compile(
-    r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|runtime error:")
+    r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|runtime error:"
+    r"|==\d+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised"
+    r"|Syscall param|Mismatched free|Source and destination overlap)"
+    r"|==\d+== +(definitely|indirectly) lost: [1-9]")
+
+# MPROXY_WRAP runs every mproxy under a tool, e.g. valgrind (make valgrind).
+WRAP = os.environ.get("MPROXY_WRAP", "").split()
 
 LOG_LINE_RE = re.compile(
     r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "
@@ -1282,7 +1288,7 @@ class Mproxy:
         write_file(self.conf_path, self.conf_text)
 
     def start(self, timeout=10.0):
-        self.proc = _Proc([self.binary, "-c", self.conf_path] + self.args,
+        self.proc = _Proc(WRAP + [self.binary, "-c", self.conf_path] + self.args,
                           self.stdout_path, self.stderr_path, cwd=self.dir)
         self._scanned = False
         self._checked = False
@@ -1420,7 +1426,7 @@ def run_mproxy(args, timeout=15, cwd=None, env=None):
     CompletedProcess with text stdout/stderr; sanitizer text in its output
     fails the current test."""
     binary = require_mproxy()
-    r = subprocess.run([binary] + list(args), capture_output=True, text=True,
+    r = subprocess.run(WRAP + [binary] + list(args), capture_output=True, text=True,
                        errors="replace", timeout=timeout, cwd=cwd,
                        env=env,
                        stdin=subprocess.DEVNULL)
