@@ -302,6 +302,11 @@ static void session_greet(struct session *s)
 	s->phase = PH_AUTH;
 	timer_set(&s->timer, s->srv->timeout_ms);
 	s->ops->greet(s);
+	/* bytes that came in one segment with a PROXY header are here already;
+	 * no socket event will announce them again */
+	if (!s->closed && !s->quit && buf_len(s->client.in) > 0) {
+		s->ops->client_input(s);
+	}
 }
 
 static void session_greet_or_delay(struct session *s);
@@ -361,6 +366,14 @@ static void session_after_tls(struct session *s)
 
 static void session_greet_or_delay(struct session *s)
 {
+	if (s->ops->early_talker != NULL && s->srv->smtp_greeting_delay_ms > 0 &&
+	    buf_len(s->client.in) > 0) {
+		/* it talked behind its PROXY header, before any greeting */
+		log_msg(LOGL_INFO, s->id, "client sent data before greeting");
+		s->ops->early_talker(s);
+		session_quit(s, "early talker");
+		return;
+	}
 	if (s->ops->early_talker != NULL && s->srv->smtp_greeting_delay_ms > 0) {
 		/* listen for early talkers before greeting (nginx's smtp_greeting_delay) */
 		s->phase = PH_GREETING_DELAY;
