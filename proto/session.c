@@ -797,9 +797,15 @@ static bool send_proxy_header(struct session *s)
 	}
 	struct mp_addr local;
 	memset(&local, 0, sizeof(local));
-	local.len = sizeof(local.u);
-	if (getsockname(s->client.w.fd, &local.u.sa, &local.len) != 0) {
-		local.len = 0;
+	if (s->pp != NULL && !s->pp->local && net_addr_equal(&s->client_addr, &s->pp->src)) {
+		/* behind a trusted load balancer: the address the client really
+		 * connected to (and of the client's family) */
+		local = s->pp->dst;
+	} else {
+		local.len = sizeof(local.u);
+		if (getsockname(s->client.w.fd, &local.u.sa, &local.len) != 0) {
+			local.len = 0;
+		}
 	}
 	uint8_t hdr[PP_MAX];
 	size_t len = 0;
