@@ -54,6 +54,9 @@ SANITIZER_RE = re.compile(
 
 # MPROXY_WRAP runs every mproxy under a tool, e.g. valgrind (make valgrind).
 WRAP = os.environ.get("MPROXY_WRAP", "").split()
+# Under such a tool everything mproxy does is many times slower: tests that
+# bound a latency scale it by this.
+SLOW = 20 if os.environ.get("MPT_SLOW") else 1
 
 LOG_LINE_RE = re.compile(
     r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d "

@@ -6,7 +6,7 @@ login, *@domain and *."""
 
 import subprocess
 
-from harness import (AuthServer, Dovecot, IMAP4, LineClient, Mproxy, auth_users, free_port,
+from harness import (SLOW, AuthServer, Dovecot, IMAP4, LineClient, Mproxy, auth_users, free_port,
                      require_mproxy, timeout)
 
 USERS = {"alice@example.test": "alicepw", "bob@other.test": "bobpw", "carol": "carolpw"}
@@ -126,7 +126,7 @@ def test_builtin_hash_check_does_not_stall_other_sessions():
         start = time.monotonic()
         probe.sendline("n NOOP")
         assert probe.readline(5) == "n OK completed"
-        assert time.monotonic() - start < 0.5
+        assert time.monotonic() - start < 0.5 * SLOW
         for i, c in enumerate(busy):
             assert c.readline(10).startswith(f"l{i} NO ")
     finally:
