@@ -171,3 +171,39 @@ int net_nonblock(int fd)
 	}
 	return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
+
+void net_to_ipaddr(const struct mp_addr *a, struct mp_ipaddr *out)
+{
+	memset(out, 0, sizeof(*out));
+	switch (a->u.sa.sa_family) {
+	case AF_INET:
+		out->u.in4 = a->u.in4;
+		break;
+	case AF_INET6:
+		out->u.in6 = a->u.in6;
+		break;
+	default:
+		out->u.sa.sa_family = a->u.sa.sa_family;
+		break;
+	}
+}
+
+void net_from_ipaddr(const struct mp_ipaddr *a, const struct mp_addr *unix_addr, struct mp_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	switch (a->u.sa.sa_family) {
+	case AF_INET:
+		out->u.in4 = a->u.in4;
+		out->len = sizeof(out->u.in4);
+		break;
+	case AF_INET6:
+		out->u.in6 = a->u.in6;
+		out->len = sizeof(out->u.in6);
+		break;
+	default:
+		if (unix_addr != NULL) {
+			*out = *unix_addr;
+		}
+		break;
+	}
+}

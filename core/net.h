@@ -18,6 +18,21 @@ struct mp_addr {
 	socklen_t len; /* 0 = unset */
 };
 
+/* An IP address only (no unix path): what a session keeps for its client,
+ * a quarter of struct mp_addr. AF_UNIX here means "a unix-socket client"
+ * (the path is the listener's). */
+struct mp_ipaddr {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} u;
+};
+
+void net_to_ipaddr(const struct mp_addr *a, struct mp_ipaddr *out);
+/* Expand; a unix client takes `unix_addr` (the listener's address). */
+void net_from_ipaddr(const struct mp_ipaddr *a, const struct mp_addr *unix_addr, struct mp_addr *out);
+
 /* Longest text form: "unix:" + sun_path, or "[v6%scope]:65535". */
 #define MP_ADDR_TEXT_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) + 8)
 

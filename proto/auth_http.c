@@ -159,7 +159,9 @@ static enum mp_status send_request(struct auth_http_conn *c)
 	struct auth_ctx *a = s->auth;
 	const struct conf_server *srv = s->srv;
 	char ip[MP_ADDR_TEXT_MAX], req[AUTH_HTTP_REQ_MAX];
-	size_t iplen = net_ip_text(&s->client_addr, ip, sizeof(ip));
+	struct mp_addr ca;
+	session_client_addr(s, &ca);
+	size_t iplen = net_ip_text(&ca, ip, sizeof(ip));
 	struct auth_http_req r;
 	memset(&r, 0, sizeof(r));
 	r.host = (struct mp_str){ srv->auth_http.host_header, strlen(srv->auth_http.host_header) };

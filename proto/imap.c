@@ -359,7 +359,9 @@ static void send_client_id(struct session *s)
 {
 	struct mp_addr local;
 	char cip[MP_ADDR_TEXT_MAX], lip[MP_ADDR_TEXT_MAX], line[512];
-	if (s->client_addr.u.sa.sa_family != AF_INET && s->client_addr.u.sa.sa_family != AF_INET6) {
+	struct mp_addr ca;
+	session_client_addr(s, &ca);
+	if (ca.u.sa.sa_family != AF_INET && ca.u.sa.sa_family != AF_INET6) {
 		return;
 	}
 	memset(&local, 0, sizeof(local));
@@ -367,12 +369,12 @@ static void send_client_id(struct session *s)
 	if (getsockname(s->client.w.fd, &local.u.sa, &local.len) != 0) {
 		return;
 	}
-	net_ip_text(&s->client_addr, cip, sizeof(cip));
+	net_ip_text(&ca, cip, sizeof(cip));
 	net_ip_text(&local, lip, sizeof(lip));
 	int n = snprintf(line, sizeof(line),
 			 ID_TAG " ID (\"x-originating-ip\" \"%s\" \"x-originating-port\" \"%u\" "
 			 "\"x-connected-ip\" \"%s\" \"x-connected-port\" \"%u\")\r\n",
-			 cip, net_port(&s->client_addr), lip, net_port(&local));
+			 cip, net_port(&ca), lip, net_port(&local));
 	if (n > 0 && (size_t)n < sizeof(line) && backend_send(s, line, (size_t)n) == MP_OK) {
 		s->p.imap.id_pending = true;
 	}

@@ -559,12 +559,14 @@ static enum mp_status backend_cmd(struct session *s, const char *verb, struct mp
 static enum mp_status send_xclient(struct session *s)
 {
 	char ip[MP_ADDR_TEXT_MAX], line[MP_ADDR_TEXT_MAX + 32];
-	int fam = s->client_addr.u.sa.sa_family;
+	struct mp_addr ca;
+	session_client_addr(s, &ca);
+	int fam = ca.u.sa.sa_family;
 	if (fam != AF_INET && fam != AF_INET6) {
 		return MP_AGAIN; /* a unix-socket client has no address to tell */
 	}
-	net_ip_text(&s->client_addr, ip, sizeof(ip));
-	int n = snprintf(line, sizeof(line), "XCLIENT ADDR=%s PORT=%u\r\n", ip, net_port(&s->client_addr));
+	net_ip_text(&ca, ip, sizeof(ip));
+	int n = snprintf(line, sizeof(line), "XCLIENT ADDR=%s PORT=%u\r\n", ip, net_port(&ca));
 	if (n <= 0 || (size_t)n >= sizeof(line) || io_write(&s->backend, line, (size_t)n) != MP_OK) {
 		log_msg(LOGL_ERR, s->id, "upstream write error while logging in");
 		pop3_internal_error(s);

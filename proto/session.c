@@ -48,6 +48,11 @@ static const char *bt(const struct session *s)
 static void on_backend(struct ev_watch *w, unsigned ev);
 static void on_timer(struct timer *t);
 
+void session_client_addr(const struct session *s, struct mp_addr *out)
+{
+	net_from_ipaddr(&s->client_ip, &s->ls->addr, out);
+}
+
 size_t session_count(void)
 {
 	return nsessions;
@@ -264,11 +269,8 @@ static void on_accept(struct ev_watch *w, unsigned ev)
 		s->srv = l->ls->server;
 		s->ops = ops_for(s->srv->protocol);
 		s->started_ms = loop_now();
-		s->client_addr = peer;
-		if (peer.u.sa.sa_family == AF_UNIX) {
-			/* unnamed unix peer: name it after the listener, as nginx does */
-			s->client_addr = l->ls->addr;
-		}
+		/* an unnamed unix peer is named after the listener, as nginx does */
+		net_to_ipaddr(&peer, &s->client_ip);
 		s->anext = live_sessions;
 		if (live_sessions != NULL) {
 			live_sessions->aprev = s;
@@ -282,7 +284,9 @@ static void on_accept(struct ev_watch *w, unsigned ev)
 		io_init(&s->backend, -1, on_backend);
 		s->timer.fn = on_timer;
 		char ctext[MP_ADDR_TEXT_MAX];
-		net_addr_text(&s->client_addr, ctext, sizeof(ctext));
+		struct mp_addr ca;
+		session_client_addr(s, &ca);
+		net_addr_text(&ca, ctext, sizeof(ctext));
 		log_msg(LOGL_INFO, s->id, "client %s connected to %s", ctext, l->ls->text);
 		if (l->ls->proxy_protocol) {
 			/* the header comes first, bounded in size and by `timeout` */
@@ -332,9 +336,11 @@ static void on_client_name(void *arg, enum resolver_status st, const char *name)
 static void session_begin(struct session *s)
 {
 	/* allow/deny, on the real client address (after the PROXY header) */
-	if (!access_allowed(&s->srv->access, &s->client_addr)) {
+	struct mp_addr ca;
+	session_client_addr(s, &ca);
+	if (!access_allowed(&s->srv->access, &ca)) {
 		char ctext[MP_ADDR_TEXT_MAX];
-		net_addr_text(&s->client_addr, ctext, sizeof(ctext));
+		net_addr_text(&ca, ctext, sizeof(ctext));
 		log_msg(LOGL_ERR, s->id, "access forbidden by rule, client: %s, server: %s", ctext, s->ls->text);
 		session_close(s, "access forbidden");
 		return;
@@ -352,10 +358,12 @@ static void session_after_tls(struct session *s)
 	/* SMTP with a resolver: the client's name first, as nginx does (it goes
 	 * to auth_http as Client-Host and to XCLIENT as NAME) */
 	if (s->srv->protocol == PROTO_SMTP && s->srv->resolver.n > 0) {
+		struct mp_addr ca;
+		session_client_addr(s, &ca);
 		s->phase = PH_RESOLVE;
 		timer_set(&s->timer, s->srv->resolver_timeout_ms + s->srv->timeout_ms);
 		s->rq = resolver_client_name(&s->srv->resolver, s->srv->resolver_timeout_ms,
-					     &s->client_addr, on_client_name, s);
+					     &ca, on_client_name, s);
 		if (s->rq != NULL) {
 			return;
 		}
@@ -438,7 +446,9 @@ void session_close(struct session *s, const char *reason)
 	}
 	s->closed = true;
 	char ctext[MP_ADDR_TEXT_MAX], login[AUTH_LOGIN_MAX * 4 + 8];
-	net_addr_text(&s->client_addr, ctext, sizeof(ctext));
+	struct mp_addr ca;
+	session_client_addr(s, &ca);
+	net_addr_text(&ca, ctext, sizeof(ctext));
 	log_safe(login, sizeof(login), s->login);
 	uint64_t ms = loop_now() - s->started_ms;
 	log_msg(LOGL_INFO, s->id,
@@ -738,10 +748,12 @@ static void proxy_header_input(struct session *s)
 		*s->pp = h;
 	}
 	char peer[MP_ADDR_TEXT_MAX], src[MP_ADDR_TEXT_MAX];
-	net_addr_text(&s->client_addr, peer, sizeof(peer));
-	if (!h.local && access_trusted(&s->srv->real_ip_from, &s->client_addr)) {
-		s->client_addr = h.src;
-		net_addr_text(&s->client_addr, src, sizeof(src));
+	struct mp_addr ca;
+	session_client_addr(s, &ca);
+	net_addr_text(&ca, peer, sizeof(peer));
+	if (!h.local && access_trusted(&s->srv->real_ip_from, &ca)) {
+		net_to_ipaddr(&h.src, &s->client_ip);
+		net_addr_text(&h.src, src, sizeof(src));
 		log_msg(LOGL_INFO, s->id, "PROXY protocol from %s: client %s", peer, src);
 	} else {
 		log_msg(LOGL_INFO, s->id, "PROXY protocol header from %s %s", peer,
@@ -795,9 +807,10 @@ static bool send_proxy_header(struct session *s)
 	if (s->srv->proxy_protocol == 0) {
 		return true;
 	}
-	struct mp_addr local;
+	struct mp_addr local, ca;
+	session_client_addr(s, &ca);
 	memset(&local, 0, sizeof(local));
-	if (s->pp != NULL && !s->pp->local && net_addr_equal(&s->client_addr, &s->pp->src)) {
+	if (s->pp != NULL && !s->pp->local && net_addr_equal(&ca, &s->pp->src)) {
 		/* behind a trusted load balancer: the address the client really
 		 * connected to (and of the client's family) */
 		local = s->pp->dst;
@@ -810,8 +823,8 @@ static bool send_proxy_header(struct session *s)
 	uint8_t hdr[PP_MAX];
 	size_t len = 0;
 	enum mp_status st = s->srv->proxy_protocol == 2
-				    ? pp_build_v2(&s->client_addr, &local, hdr, sizeof(hdr), &len)
-				    : pp_build_v1(&s->client_addr, &local, (char *)hdr, sizeof(hdr), &len);
+				    ? pp_build_v2(&ca, &local, hdr, sizeof(hdr), &len)
+				    : pp_build_v1(&ca, &local, (char *)hdr, sizeof(hdr), &len);
 	if (st != MP_OK || io_write(&s->backend, hdr, len) != MP_OK) {
 		log_msg(LOGL_ERR, s->id, "cannot send PROXY protocol header to upstream %s", bt(s));
 		s->ops->internal_error(s);

@@ -82,7 +82,8 @@ struct session {
 	struct io client;
 	struct io backend;
 	struct timer timer;
-	struct mp_addr client_addr;      /* after real-IP substitution */
+	struct mp_ipaddr client_ip;      /* after real-IP substitution (compact:
+					  * session_client_addr() expands it) */
 	uint64_t started_ms;
 	uint64_t last_activity_ms;       /* relay: proxy_timeout counts from here */
 	size_t client_buffer_cap;        /* pre-auth line limit (per protocol) */
@@ -110,6 +111,10 @@ struct session {
 		struct pop3_state pop3;
 	} p;
 };
+
+/* The client's address as a full struct mp_addr (a unix client gets the
+ * listener's path). */
+void session_client_addr(const struct session *s, struct mp_addr *out);
 
 /* Start accepting on every listen of the configuration. */
 int session_listen_all(const struct conf *c);

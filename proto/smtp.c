@@ -651,13 +651,15 @@ static enum mp_status send_xclient(struct session *s)
 	const struct auth_ctx *a = s->auth;
 	char ip[MP_ADDR_TEXT_MAX + 8], addr[3 * sizeof(ip)], name[3 * 256], login[3 * AUTH_LOGIN_MAX + 1];
 	size_t iplen;
-	switch (s->client_addr.u.sa.sa_family) {
+	struct mp_addr ca;
+	session_client_addr(s, &ca);
+	switch (ca.u.sa.sa_family) {
 	case AF_INET6:
 		memcpy(ip, "IPV6:", 5);
-		iplen = 5 + net_ip_text(&s->client_addr, ip + 5, sizeof(ip) - 5);
+		iplen = 5 + net_ip_text(&ca, ip + 5, sizeof(ip) - 5);
 		break;
 	case AF_INET:
-		iplen = net_ip_text(&s->client_addr, ip, sizeof(ip));
+		iplen = net_ip_text(&ca, ip, sizeof(ip));
 		break;
 	default:
 		/* a unix-socket client has no address Postfix could take */
