@@ -15,7 +15,8 @@ BUILD ?= build/release
 BEARSSL_SRC ?= build/bearssl-src
 # no unwind tables: C without exceptions needs none (-40 KB of .eh_frame)
 OPT ?= -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
-LINK_STATIC ?= -static -Wl,--gc-sections
+# -z noseparate-code: no page of padding between code and read-only data
+LINK_STATIC ?= -static -Wl,--gc-sections -Wl,-z,noseparate-code
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
 MP_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. -I$(BEARSSL_SRC)/inc
 PYTHON ?= python3
