@@ -113,20 +113,6 @@ static void bad(struct session *s, struct mp_str tag, const char *text)
 	}
 }
 
-static bool ensure_auth(struct session *s)
-{
-	if (s->auth == NULL) {
-		s->auth = auth_ctx_get();
-		if (s->auth == NULL) {
-			session_sendf(s, "* BAD internal server error\r\n");
-			session_quit(s, "out of memory");
-			return false;
-		}
-	} else {
-		auth_ctx_reset_creds(s->auth);
-	}
-	return true;
-}
 
 static bool save_tag(struct session *s, struct mp_str tag)
 {
@@ -174,7 +160,7 @@ static void cmd_login(struct session *s, const struct imap_cmd *c)
 		bad(s, c->tag, "BAD invalid command");
 		return;
 	}
-	if (!ensure_auth(s) || !save_tag(s, c->tag)) {
+	if (!session_auth_ctx(s, true) || !save_tag(s, c->tag)) {
 		return;
 	}
 	enum sasl_result r = sasl_set_creds(s, c->args[0].v, c->args[1].v, AMECH_PLAIN);
@@ -188,7 +174,7 @@ static void cmd_authenticate(struct session *s, const struct imap_cmd *c)
 		bad(s, c->tag, "BAD invalid command");
 		return;
 	}
-	if (!ensure_auth(s) || !save_tag(s, c->tag)) {
+	if (!session_auth_ctx(s, true) || !save_tag(s, c->tag)) {
 		return;
 	}
 	char chal[SASL_CHALLENGE_MAX];

@@ -48,17 +48,6 @@ static uint8_t *pop3_user_state(struct session *s)
 	return &s->p.pop3.user;
 }
 
-static bool tls_offered(const struct session *s)
-{
-	return session_starttls_offered(s);
-}
-
-/* `starttls only` before TLS: nginx's ngx_mail_starttls_only(). */
-static bool starttls_only(const struct session *s)
-{
-	return session_login_needs_tls(s);
-}
-
 /*
  * The SASL mechanisms of pop3_auth, in nginx's order
  * (ngx_mail_pop3_auth_methods_names: PLAIN, LOGIN, APOP (no SASL name),
@@ -131,7 +120,7 @@ static void reply_str(struct reply *r, const char *str)
 static void send_capa(struct session *s, bool stls)
 {
 	const struct conf_server *srv = s->srv;
-	bool only = starttls_only(s);
+	bool only = session_login_needs_tls(s);
 	struct reply r = { .s = s, .len = 0 };
 	reply_str(&r, "+OK Capability list follows\r\n");
 	for (size_t i = 0; i < srv->pop3_capabilities.n; i++) {
@@ -153,7 +142,7 @@ static void send_capa(struct session *s, bool stls)
 		}
 		reply_str(&r, "\r\n");
 	}
-	if (tls_offered(s) && (stls || only)) {
+	if (session_starttls_offered(s) && (stls || only)) {
 		reply_str(&r, "STLS\r\n");
 	}
 	reply_str(&r, ".\r\n");
@@ -267,20 +256,6 @@ static void invalid(struct session *s)
 	}
 }
 
-static bool ensure_auth(struct session *s)
-{
-	if (s->auth == NULL) {
-		s->auth = auth_ctx_get();
-		if (s->auth == NULL) {
-			session_sendf(s, "-ERR internal server error\r\n");
-			session_quit(s, "out of memory");
-			return false;
-		}
-	} else {
-		auth_ctx_reset_creds(s->auth);
-	}
-	return true;
-}
 
 /* The outcome of a login command or SASL step, in POP3's words. */
 static void sasl_outcome(struct session *s, enum sasl_result r, const char *chal, size_t chlen)
@@ -317,11 +292,11 @@ static void sasl_outcome(struct session *s, enum sasl_result r, const char *chal
 static void cmd_user(struct session *s, const struct pop3_cmd *c)
 {
 	struct mp_str login = c->args[0];
-	if (starttls_only(s)) {
+	if (session_login_needs_tls(s)) {
 		invalid(s);
 		return;
 	}
-	if (!ensure_auth(s)) {
+	if (!session_auth_ctx(s, true)) {
 		return;
 	}
 	if (!sasl_cred_safe(login) || str_copy(s->auth->login, sizeof(s->auth->login), login) != MP_OK) {
@@ -351,11 +326,11 @@ static void cmd_pass(struct session *s, const struct pop3_cmd *c)
 
 static void cmd_apop(struct session *s, const struct pop3_cmd *c)
 {
-	if (starttls_only(s) || !(s->srv->pop3_auth & AUTHM_APOP)) {
+	if (session_login_needs_tls(s) || !(s->srv->pop3_auth & AUTHM_APOP)) {
 		invalid(s);
 		return;
 	}
-	if (!ensure_auth(s)) {
+	if (!session_auth_ctx(s, true)) {
 		return;
 	}
 	/* the digest stands in for the password; the timestamp goes along */
@@ -372,7 +347,7 @@ static void cmd_apop(struct session *s, const struct pop3_cmd *c)
 
 static void cmd_auth(struct session *s, const struct pop3_cmd *c)
 {
-	if (starttls_only(s)) {
+	if (session_login_needs_tls(s)) {
 		invalid(s);
 		return;
 	}
@@ -380,7 +355,7 @@ static void cmd_auth(struct session *s, const struct pop3_cmd *c)
 		send_auth_list(s);
 		return;
 	}
-	if (!ensure_auth(s)) {
+	if (!session_auth_ctx(s, true)) {
 		return;
 	}
 	char chal[SASL_CHALLENGE_MAX];
@@ -435,7 +410,7 @@ static void dispatch(struct session *s, const struct pop3_cmd *c, size_t used)
 		break;
 	case POP3_STLS:
 		/* RFC 2595 §4; refused while starttls is off, as nginx does */
-		if (!user_state && tls_offered(s)) {
+		if (!user_state && session_starttls_offered(s)) {
 			session_sendf(s, "+OK\r\n");
 			if (s->auth != NULL) {
 				auth_ctx_put(s->auth);

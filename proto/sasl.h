@@ -1,5 +1,5 @@
 /*
- * SASL building blocks: base64, the PLAIN message, CRAM-MD5 and APOP
+ * SASL building blocks (base64 is core/base64.h): the PLAIN message, CRAM-MD5 and APOP
  * digests and challenges. Pure: no I/O, no allocation, no globals. Decoded
  * slices point into the caller's buffer.
  */
@@ -7,39 +7,8 @@
 #define MP_SASL_H
 
 #include "../core/common.h"
+#include "../core/base64.h"
 #include "../core/str.h"
-
-/* Encoded length of n bytes; callers size buffers with it. Meaningful for
- * n <= BASE64_INPUT_MAX only. */
-#define BASE64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
-#define BASE64_INPUT_MAX (SIZE_MAX / 4 * 3 - 2)
-/* Upper bound of the decoded length of n base64 characters. */
-#define BASE64_DECODED_MAX(n) ((n) / 4 * 3)
-
-/*
- * RFC 4648 §4 base64 of in[0..n) into out[0..cap), not NUL-terminated.
- * MP_OK with *outlen, or MP_TOOLONG if cap < BASE64_ENCODED_LEN(n).
- */
-enum mp_status base64_encode(const uint8_t *in, size_t n, char *out, size_t cap,
-			     size_t *outlen);
-
-/*
- * Strict RFC 4648 §4 decoding, as SASL requires (RFC 4422 §3.4 no
- * whitespace, RFC 3501 / 5034 / 4954 padded base64):
- *   MP_OK:      *outlen bytes in out. An empty input decodes to nothing (a
- *               lone "=", the SASL "empty response", is the caller's
- *               business and is MP_INVALID here).
- *   MP_INVALID: length not a multiple of 4, a character outside the
- *               alphabet (whitespace included), '=' anywhere but the last
- *               one or two positions, or non-zero padding bits (RFC 4648
- *               §3.5: only the canonical encoding is accepted).
- *   MP_TOOLONG: the result does not fit cap.
- * out may be partly written on failure; *outlen is written only on MP_OK.
- * (nginx's ngx_decode_base64 is laxer: it stops at the first '=' and
- * accepts missing padding.)
- */
-enum mp_status base64_decode(const char *in, size_t n, uint8_t *out, size_t cap,
-			     size_t *outlen);
 
 /*
  * RFC 4616 §2 PLAIN: message = [authzid] NUL authcid NUL passwd.

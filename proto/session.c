@@ -1025,6 +1025,21 @@ static void on_timer(struct timer *t)
 
 /* ---- authenticator and backend ---- */
 
+bool session_auth_ctx(struct session *s, bool reset_creds)
+{
+	if (s->auth == NULL) {
+		s->auth = auth_ctx_get();
+		if (s->auth == NULL) {
+			s->ops->internal_error(s);
+			session_quit(s, "out of memory");
+			return false;
+		}
+	} else if (reset_creds) {
+		auth_ctx_reset_creds(s->auth);
+	}
+	return true;
+}
+
 void session_authenticate(struct session *s)
 {
 	if (s->attempts < 255) {

@@ -134,6 +134,10 @@ enum mp_status session_sendf(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Count a protocol error; true when max_errors is reached (caller closes). */
 bool session_error(struct session *s);
+/* s->auth for a login: made if missing; with reset_creds, the credentials
+ * of an earlier attempt are wiped (the SMTP envelope stays). False: out of
+ * memory, the client was told and the session is ending. */
+bool session_auth_ctx(struct session *s, bool reset_creds);
 /* Ask the authenticator; s->auth is filled in. Leads to ops->auth_failed,
  * ops->internal_error or a backend connection. */
 void session_authenticate(struct session *s);

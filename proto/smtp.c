@@ -67,22 +67,6 @@ static uint8_t *smtp_esmtp(struct session *s)
 	return &s->p.smtp.esmtp;
 }
 
-static bool tls_offered(const struct session *s)
-{
-	return session_starttls_offered(s);
-}
-
-static bool tls_active(const struct session *s)
-{
-	return session_tls_active(s);
-}
-
-/* `starttls only` and no TLS yet: nginx's ngx_mail_starttls_only(). */
-static bool starttls_only(const struct session *s)
-{
-	return session_login_needs_tls(s);
-}
-
 /* Bytes of the line being handled, for STARTTLS: what follows it in the
  * buffer is plaintext the client pipelined and must be dropped. The loop is
  * single-threaded and command() does not nest, so one variable is enough. */
@@ -198,10 +182,10 @@ static void send_ehlo(struct session *s)
 			alen += (size_t)snprintf(auth + alen, sizeof(auth) - alen, " %s", mechs[i].name);
 		}
 	}
-	if (alen > 4 && !starttls_only(s)) {
+	if (alen > 4 && !session_login_needs_tls(s)) {
 		lines[n++] = auth;
 	}
-	if (tls_offered(s) && !tls_active(s)) {
+	if (session_starttls_offered(s) && !session_tls_active(s)) {
 		lines[n++] = "STARTTLS";
 	}
 
@@ -222,18 +206,6 @@ static void send_ehlo(struct session *s)
 
 /* ---- the envelope, kept in s->auth ---- */
 
-static bool ensure_ctx(struct session *s)
-{
-	if (s->auth == NULL) {
-		s->auth = auth_ctx_get();
-		if (s->auth == NULL) {
-			smtp_internal_error(s);
-			session_quit(s, "out of memory");
-			return false;
-		}
-	}
-	return true;
-}
 
 static void clear_str(char **p)
 {
@@ -296,7 +268,7 @@ static void cmd_helo(struct session *s, const struct smtp_cmd *c)
 		proto_error(s, "501 5.5.4 Invalid argument");
 		return;
 	}
-	if (!ensure_ctx(s) || !set_str(s, &s->auth->smtp_helo, c->args[0])) {
+	if (!session_auth_ctx(s, false) || !set_str(s, &s->auth->smtp_helo, c->args[0])) {
 		return;
 	}
 	/* RFC 5321 §4.1.4: HELO/EHLO clears the mail transaction (nginx too) */
@@ -341,7 +313,7 @@ static void sasl_outcome(struct session *s, enum sasl_result r, const char *chal
 
 static void cmd_auth(struct session *s, const struct smtp_cmd *c)
 {
-	if (starttls_only(s)) {
+	if (session_login_needs_tls(s)) {
 		invalid(s); /* nginx: ngx_mail_starttls_only() -> invalid command */
 		return;
 	}
@@ -351,7 +323,7 @@ static void cmd_auth(struct session *s, const struct smtp_cmd *c)
 		reply(s, "503 5.5.1 Bad sequence of commands");
 		return;
 	}
-	if (!ensure_ctx(s)) {
+	if (!session_auth_ctx(s, false)) {
 		return;
 	}
 	/* every attempt starts from empty credentials (security.md #8) */
@@ -365,7 +337,7 @@ static void cmd_auth(struct session *s, const struct smtp_cmd *c)
 
 static void cmd_mail(struct session *s, const struct smtp_cmd *c)
 {
-	if (starttls_only(s)) {
+	if (session_login_needs_tls(s)) {
 		/* closes the gap of nginx PR #705: no envelope before TLS */
 		reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
@@ -397,7 +369,7 @@ static void cmd_mail(struct session *s, const struct smtp_cmd *c)
 
 static void cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 {
-	if (starttls_only(s)) {
+	if (session_login_needs_tls(s)) {
 		reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
@@ -456,7 +428,7 @@ static void cmd_quit(struct session *s, const struct smtp_cmd *c)
 static void cmd_starttls(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
-	if (!tls_offered(s)) {
+	if (!session_starttls_offered(s)) {
 		invalid(s);
 		return;
 	}

@@ -11,6 +11,8 @@
  */
 #include "tls_int.h"
 
+#include "../core/base64.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,75 +148,10 @@ enum mp_status tls_pem_header(const struct tls_pem *pem, const char *name, struc
 
 /* ---- base64 ------------------------------------------------------------ */
 
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z') {
-		return c - 'A';
-	}
-	if (c >= 'a' && c <= 'z') {
-		return c - 'a' + 26;
-	}
-	if (c >= '0' && c <= '9') {
-		return c - '0' + 52;
-	}
-	if (c == '+') {
-		return 62;
-	}
-	if (c == '/') {
-		return 63;
-	}
-	return -1;
-}
-
+/* A PEM body: core/base64.c's strict rules, line breaks allowed. */
 enum mp_status tls_b64_decode(const char *p, size_t n, uint8_t *dst, size_t cap, size_t *outlen)
 {
-	uint32_t acc = 0;
-	unsigned nacc = 0, pad = 0;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-			continue;
-		}
-		if (c == '=') {
-			pad++;
-			if (pad > 2) {
-				return MP_INVALID;
-			}
-			continue;
-		}
-		int v = b64_val(c);
-		if (v < 0 || pad > 0) {
-			return MP_INVALID; /* data after padding, or not base64 */
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		if (++nacc == 4) {
-			if (cap - o < 3) {
-				return MP_TOOLONG;
-			}
-			dst[o++] = (uint8_t)(acc >> 16);
-			dst[o++] = (uint8_t)(acc >> 8);
-			dst[o++] = (uint8_t)acc;
-			acc = 0;
-			nacc = 0;
-		}
-	}
-	if (nacc == 1 || (nacc > 0 && nacc + pad != 4) || (nacc == 0 && pad != 0)) {
-		return MP_INVALID;
-	}
-	if (nacc > 0) {
-		size_t k = nacc - 1; /* 2 chars -> 1 byte, 3 -> 2 */
-		if (cap - o < k) {
-			return MP_TOOLONG;
-		}
-		acc <<= 6 * (4 - nacc);
-		dst[o++] = (uint8_t)(acc >> 16);
-		if (k == 2) {
-			dst[o++] = (uint8_t)(acc >> 8);
-		}
-	}
-	*outlen = o;
-	return MP_OK;
+	return base64_decode_lines(p, n, dst, cap, outlen);
 }
 
 size_t tls_pem_encode(const char *label, const uint8_t *der, size_t n, char *dst, size_t cap)
