@@ -214,8 +214,9 @@ static enum mp_status send_request(struct auth_http_conn *c)
 			tls_peer_cert(&s->client, &pc);
 			r.ssl_verify = (struct mp_str){ pc.verify, strlen(pc.verify) };
 			if (pc.present) {
-				r.ssl_subject = (struct mp_str){ pc.subject, strlen(pc.subject) };
-				r.ssl_issuer = (struct mp_str){ pc.issuer, strlen(pc.issuer) };
+				/* RFC 2253, as nginx >= 1.11.6 sends them (checked on 1.22) */
+				r.ssl_subject = (struct mp_str){ pc.subject_rfc2253, strlen(pc.subject_rfc2253) };
+				r.ssl_issuer = (struct mp_str){ pc.issuer_rfc2253, strlen(pc.issuer_rfc2253) };
 				r.ssl_serial = (struct mp_str){ pc.serial, strlen(pc.serial) };
 				r.ssl_fingerprint = (struct mp_str){ pc.fingerprint, strlen(pc.fingerprint) };
 				if (srv->auth_http_pass_client_cert) {

@@ -570,6 +570,11 @@ void session_update(struct session *s)
 		if (s->closed) {
 			return;
 		}
+		if (s->quit) {
+			/* the whole handshake was there and ended in a refusal */
+			session_update(s);
+			return;
+		}
 		/* a ClientHello may already be waiting in the socket */
 	}
 	bool cr = false, br = false;

@@ -990,13 +990,16 @@ static unsigned xv_end_chain(const br_x509_class **ctx)
 		reason = "unable to decode certificate";
 	} else if (inner == 0) {
 		v = VR_OK;
-	} else if (inner == BR_ERR_X509_NOT_TRUSTED && truncated) {
-		v = VR_FAIL;
-		reason = "certificate chain too long";
 	} else if (inner == BR_ERR_X509_NOT_TRUSTED) {
+		/* OpenSSL's words, as nginx passes them on: a chain cut at
+		 * ssl_verify_depth is one whose issuer was not found */
 		v = VR_UNTRUSTED;
 		bool self = ci.subject_len == ci.issuer_len && memcmp(ci.subject, ci.issuer, ci.issuer_len) == 0;
-		reason = self && x->ncerts == 1 ? "self-signed certificate" : "unable to get local issuer certificate";
+		if (x->ncerts == 1 && !truncated) {
+			reason = self ? "self-signed certificate" : "unable to verify the first certificate";
+		} else {
+			reason = "unable to get local issuer certificate";
+		}
 	} else if (inner == BR_ERR_X509_EXPIRED) {
 		v = VR_FAIL;
 		reason = now < ci.not_before ? "certificate is not yet valid" : "certificate has expired";
@@ -1359,7 +1362,9 @@ bool tls_truncated(const struct io *io)
 void tls_shutdown(struct io *io)
 {
 	struct tls_conn *t = conn_of(io);
-	if (t == NULL || t->failed) {
+	/* before the handshake no version is agreed: an alert now would be a
+	 * malformed record (nginx sends nothing then either) */
+	if (t == NULL || t->failed || !t->hs_done) {
 		return;
 	}
 	br_ssl_engine_close(eng_of(t));

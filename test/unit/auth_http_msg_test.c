@@ -128,7 +128,7 @@ TEST(auth_http_req_everything)
 		    "Auth-SSL-Verify: SUCCESS\r\n"
 		    "Auth-SSL-Subject: CN=alice,O=Example\tTab\r\n"
 		    "Auth-SSL-Serial: 01\r\n"
-		    "Auth-SSL-Cert: -----BEGIN%20CERTIFICATE-----%0AMIIB%2B%2Fx%3D%0A"
+		    "Auth-SSL-Cert: -----BEGIN%20CERTIFICATE-----%0AMIIB+/x=%0A"
 		    "-----END%20CERTIFICATE-----%0A\r\n"
 		    "X-Auth-Key: s3cr3t value\r\n"
 		    "X-Empty: \r\n"

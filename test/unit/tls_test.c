@@ -1184,8 +1184,8 @@ TEST(tls_handshake_refusals)
 		{ "ca.pem", "wrong.example", false, "certificate verify failed: hostname mismatch" },
 		{ "ca.pem", "127.0.0.2", false, "certificate verify failed: IP address mismatch" },
 		{ "ca.pem", NULL, false, "certificate verify failed: IP address mismatch" }, /* unix socket */
-		{ "ca2.pem", "localhost", false, "certificate verify failed: unable to get local issuer" },
-		{ "ca.pem", "localhost", true, "certificate verify failed: unable to get local issuer" },
+		{ "ca2.pem", "localhost", false, "certificate verify failed: unable to verify the first certificate" },
+		{ "ca.pem", "localhost", true, "certificate verify failed: unable to verify the first certificate" },
 		{ "ca.pem", "127.0.0.1", false, NULL },
 		{ NULL, "whatever", true, NULL }, /* proxy_ssl_verify off */
 	};
