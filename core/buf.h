@@ -14,6 +14,7 @@ struct buf {
 	uint32_t cap;   /* bytes in data[] */
 	uint32_t start; /* first unconsumed byte */
 	uint32_t end;   /* one past the last byte */
+	uint32_t hw;    /* highest end since buf_get: what a wipe must cover */
 	char data[];
 };
 
@@ -23,7 +24,14 @@ struct buf {
 /* A buffer of at least cap bytes (cap <= BUF_MAX), or NULL when memory is out. */
 struct buf *buf_get(size_t cap);
 void buf_put(struct buf *b);
-/* Wipe then release (buffers that held credentials). */
+/* Note that bytes up to end were written (for buf_put_wiped). */
+static inline void buf_mark(struct buf *b)
+{
+	if (b->end > b->hw) {
+		b->hw = b->end;
+	}
+}
+/* Wipe what was ever written, then release (buffers that held credentials). */
 void buf_put_wiped(struct buf *b);
 
 static inline size_t buf_len(const struct buf *b)

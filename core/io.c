@@ -14,6 +14,15 @@ void io_init(struct io *io, int fd, ev_fn fn)
 	io->w.fn = fn;
 }
 
+static void release(struct io *io, struct buf *b)
+{
+	if (io->secret) {
+		buf_put_wiped(b);
+	} else {
+		buf_put(b);
+	}
+}
+
 ssize_t io_read(struct io *io, void *dst, size_t cap)
 {
 	ssize_t r;
@@ -67,10 +76,12 @@ enum mp_status io_fill(struct io *io, size_t cap)
 		}
 		memcpy(nb->data, buf_head(io->in), buf_len(io->in));
 		nb->end = (uint32_t)buf_len(io->in);
-		buf_put_wiped(io->in);
+		buf_mark(nb);
+		release(io, io->in);
 		io->in = nb;
 	}
 	for (;;) {
+		buf_mark(io->in); /* before buf_room() may move bytes down */
 		size_t room = buf_room(io->in);
 		size_t limit = cap > buf_len(io->in) ? cap - buf_len(io->in) : 0;
 		room = MP_MIN(room, limit);
@@ -104,7 +115,7 @@ void io_consume(struct io *io, size_t n)
 	}
 	buf_consume(io->in, n);
 	if (buf_len(io->in) == 0) {
-		buf_put_wiped(io->in);
+		release(io, io->in);
 		io->in = NULL;
 	}
 }
@@ -128,11 +139,12 @@ static enum mp_status queue(struct io *io, const char *p, size_t n)
 			memcpy(nb->data, buf_head(io->out), have);
 		}
 		nb->end = (uint32_t)have;
-		buf_put(io->out);
+		release(io, io->out);
 		io->out = nb;
 	}
 	memcpy(io->out->data + io->out->end, p, n);
 	io->out->end += (uint32_t)n;
+	buf_mark(io->out);
 	return MP_OK;
 }
 
@@ -192,7 +204,7 @@ enum mp_status io_flush(struct io *io)
 		return MP_ERR;
 	}
 	if (io->out != NULL) {
-		buf_put(io->out);
+		release(io, io->out);
 		io->out = NULL;
 	}
 	if (io->tls_vt != NULL) {
@@ -225,8 +237,9 @@ void io_close(struct io *io)
 		io->tls_vt = NULL;
 		io->tls = NULL;
 	}
+	/* in: before the relay it may hold a password; cheap when it held little */
 	buf_put_wiped(io->in);
 	io->in = NULL;
-	buf_put(io->out);
+	release(io, io->out);
 	io->out = NULL;
 }

@@ -42,6 +42,7 @@ struct io {
 	void *tls;
 	const struct io_tls_vt *tls_vt;
 	uint64_t nread, nwritten;   /* plaintext bytes, for the session log line */
+	bool secret;                /* may carry credentials: wipe buffers on release */
 	bool eof;                   /* peer closed its side */
 	bool error;                 /* read or write failed; err holds errno */
 	int err;

@@ -27,7 +27,8 @@ struct ev_watch {
 int loop_init(void);
 /* Ask for exactly `want` on w->fd; a no-op when nothing changes. */
 int loop_set(struct ev_watch *w, unsigned want);
-/* Forget the fd (call before close(2)). Pending events for it are dropped. */
+/* Forget the fd: call right before close(2), which removes it from the
+ * kernel set. Pending events for it are dropped. */
 void loop_del(struct ev_watch *w);
 /* Wait up to the next timer (or max_ms, -1 = no bound), dispatch events and
  * expired timers. Returns -1 only on an unrecoverable poll error. */

@@ -55,9 +55,8 @@ int loop_set(struct ev_watch *w, unsigned want)
 
 void loop_del(struct ev_watch *w)
 {
-	if (w->fd >= 0 && w->active) {
-		epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
-	}
+	/* no EPOLL_CTL_DEL: close(2) follows, and closing the last reference
+	 * to a file drops it from epoll (mproxy never dup()s a socket) */
 	w->active = 0;
 	w->want = 0;
 }

@@ -11,14 +11,6 @@
 static struct auth_ctx *free_ctx;
 static unsigned nfree;
 
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-	while (n-- > 0) {
-		*v++ = 0;
-	}
-}
-
 struct auth_ctx *auth_ctx_get(void)
 {
 	struct auth_ctx *a = free_ctx;
@@ -43,7 +35,7 @@ void auth_ctx_put(struct auth_ctx *a)
 	free(a->smtp_helo);
 	free(a->smtp_from);
 	free(a->smtp_to);
-	wipe(a, sizeof(*a));
+	explicit_bzero(a, sizeof(*a));
 	if (nfree >= AUTH_FREE_KEEP) {
 		free(a);
 		return;
@@ -56,11 +48,11 @@ void auth_ctx_put(struct auth_ctx *a)
 void auth_ctx_reset_creds(struct auth_ctx *a)
 {
 	/* every credential field together, lengths included (CVE-2026-27651) */
-	wipe(a->login, sizeof(a->login));
-	wipe(a->pass, sizeof(a->pass));
-	wipe(a->salt, sizeof(a->salt));
-	wipe(a->user, sizeof(a->user));
-	wipe(a->bpass, sizeof(a->bpass));
+	explicit_bzero(a->login, sizeof(a->login));
+	explicit_bzero(a->pass, sizeof(a->pass));
+	explicit_bzero(a->salt, sizeof(a->salt));
+	explicit_bzero(a->user, sizeof(a->user));
+	explicit_bzero(a->bpass, sizeof(a->bpass));
 	a->login_len = a->pass_len = a->salt_len = a->user_len = a->bpass_len = 0;
 	a->has_user = a->has_bpass = false;
 	a->mech = AMECH_PLAIN;

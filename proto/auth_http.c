@@ -140,6 +140,7 @@ static struct auth_http_conn *conn_open(const struct mp_addr *a)
 		return NULL;
 	}
 	io_init(&c->io, fd, on_conn);
+	c->io.secret = true; /* Auth-Pass both ways */
 	c->addr = *a;
 	if (connect(fd, &a->u.sa, a->len) != 0) {
 		if (errno != EINPROGRESS && errno != EAGAIN) {

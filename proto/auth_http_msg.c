@@ -185,14 +185,6 @@ static bool req_valid(const struct auth_http_req *r, bool none)
 	return true;
 }
 
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-	while (n-- > 0) {
-		*v++ = 0;
-	}
-}
-
 enum mp_status auth_http_build_request(const struct auth_http_req *r, char *out,
 				       size_t cap, size_t *len)
 {
@@ -281,7 +273,7 @@ enum mp_status auth_http_build_request(const struct auth_http_req *r, char *out,
 	put_lit(&w, "\r\n");
 
 	if (w.full) {
-		wipe(out, w.len);
+		explicit_bzero(out, w.len);
 		return MP_TOOLONG;
 	}
 	*len = w.len;

@@ -17,14 +17,6 @@ _Static_assert(PWHASH_DK_CHARS == 43, "ab64 of the checksum");
 _Static_assert(PWHASH_ROUNDS_MAX <= UINT32_MAX, "rounds fit rounds_left");
 _Static_assert(PWHASH_ROUNDS_MAX < 10000000u, "PWHASH_ROUNDS_DIGITS_MAX digits");
 
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-	while (n-- > 0) {
-		*v++ = 0;
-	}
-}
-
 /* ---- passlib's adapted base64 ------------------------------------------ */
 
 static const char ab64_alphabet[] =
@@ -168,7 +160,7 @@ bool pwhash_valid(const char *encoded)
 {
 	struct parsed ph;
 	bool ok = parse(encoded, &ph) == MP_OK;
-	wipe(&ph, sizeof(ph));
+	explicit_bzero(&ph, sizeof(ph));
 	return ok;
 }
 
@@ -196,7 +188,7 @@ static void pbkdf2_first(struct pwhash_check *c, const char *password, size_t pw
 	br_hmac_key_init(&c->kc, &br_sha256_vtable, password, pwlen);
 	prf(&hc, &c->kc, salt, saltlen, int1, sizeof(int1), c->u);
 	memcpy(c->t, c->u, PWHASH_DK_LEN);
-	wipe(&hc, sizeof(hc));
+	explicit_bzero(&hc, sizeof(hc));
 }
 
 static void pbkdf2_rounds(struct pwhash_check *c, uint32_t n)
@@ -211,7 +203,7 @@ static void pbkdf2_rounds(struct pwhash_check *c, uint32_t n)
 			c->t[k] ^= c->u[k];
 		}
 	}
-	wipe(&hc, sizeof(hc));
+	explicit_bzero(&hc, sizeof(hc));
 }
 
 void pwhash_pbkdf2_sha256(const char *password, size_t pwlen, const uint8_t *salt,
@@ -224,14 +216,14 @@ void pwhash_pbkdf2_sha256(const char *password, size_t pwlen, const uint8_t *sal
 		pbkdf2_rounds(&c, rounds - 1);
 	}
 	memcpy(out, c.t, PWHASH_DK_LEN);
-	wipe(&c, sizeof(c));
+	explicit_bzero(&c, sizeof(c));
 }
 
 /* ---- the incremental check --------------------------------------------- */
 
 void pwhash_check_wipe(struct pwhash_check *c)
 {
-	wipe(c, sizeof(*c));
+	explicit_bzero(c, sizeof(*c));
 }
 
 enum mp_status pwhash_check_start(struct pwhash_check *c, const char *encoded,
@@ -241,14 +233,14 @@ enum mp_status pwhash_check_start(struct pwhash_check *c, const char *encoded,
 
 	pwhash_check_wipe(c);
 	if (parse(encoded, &ph) != MP_OK) {
-		wipe(&ph, sizeof(ph));
+		explicit_bzero(&ph, sizeof(ph));
 		return MP_INVALID;
 	}
 	pbkdf2_first(c, password, pwlen, ph.salt, ph.saltlen);
 	memcpy(c->want, ph.chk, PWHASH_DK_LEN);
 	c->rounds_left = ph.rounds - 1;
 	c->state = PWHASH_RUNNING;
-	wipe(&ph, sizeof(ph));
+	explicit_bzero(&ph, sizeof(ph));
 	return MP_OK;
 }
 
@@ -300,7 +292,7 @@ enum mp_status pwhash_make(const char *password, size_t pwlen, const uint8_t *sa
 	buf[o++] = '$';
 	o += ab64_encode(dk, PWHASH_DK_LEN, buf + o);
 	buf[o++] = '\0';
-	wipe(dk, sizeof(dk));
+	explicit_bzero(dk, sizeof(dk));
 
 	if (o > cap) {
 		return MP_TOOLONG;

@@ -120,14 +120,6 @@ static void to_hex(const uint8_t md[16], char out_hex[SASL_DIGEST_HEX_LEN + 1])
 	out_hex[SASL_DIGEST_HEX_LEN] = '\0';
 }
 
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-	while (n-- > 0) {
-		*v++ = 0;
-	}
-}
-
 void sasl_cram_digest(const char *secret, size_t secretlen, struct mp_str salt,
 		      char out_hex[SASL_DIGEST_HEX_LEN + 1])
 {
@@ -140,9 +132,9 @@ void sasl_cram_digest(const char *secret, size_t secretlen, struct mp_str salt,
 	br_hmac_update(&hc, salt.p, salt.n);
 	br_hmac_out(&hc, md);
 	to_hex(md, out_hex);
-	wipe(&kc, sizeof(kc));
-	wipe(&hc, sizeof(hc));
-	wipe(md, sizeof(md));
+	explicit_bzero(&kc, sizeof(kc));
+	explicit_bzero(&hc, sizeof(hc));
+	explicit_bzero(md, sizeof(md));
 }
 
 void apop_digest(struct mp_str salt, const char *password, size_t pwlen,
@@ -156,8 +148,8 @@ void apop_digest(struct mp_str salt, const char *password, size_t pwlen,
 	br_md5_update(&mc, password, pwlen);
 	br_md5_out(&mc, md);
 	to_hex(md, out_hex);
-	wipe(&mc, sizeof(mc));
-	wipe(md, sizeof(md));
+	explicit_bzero(&mc, sizeof(mc));
+	explicit_bzero(md, sizeof(md));
 }
 
 static unsigned lower(unsigned char c)

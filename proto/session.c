@@ -101,6 +101,12 @@ static int open_listener(const struct conf_listen *ls)
 	if (family != AF_UNIX) {
 		setsockopt_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	}
+	if (family != AF_UNIX) {
+		/* replies are written whole; Nagle would only add delayed-ACK
+		 * stalls (nginx pays ~40 ms per TLS handshake). Accepted sockets
+		 * inherit it: one setsockopt per listener, not per session. */
+		setsockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	}
 	if (family == AF_INET6) {
 		/* nginx's default is ipv6only=on */
 		setsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, ls->ipv6only != 0);
@@ -276,18 +282,18 @@ static void on_accept(struct ev_watch *w, unsigned ev)
 			live_sessions->aprev = s;
 		}
 		live_sessions = s;
-		if (peer.u.sa.sa_family != AF_UNIX) {
-			/* replies are written whole; Nagle would only add delayed-ACK stalls */
-			setsockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-		}
 		io_init(&s->client, fd, on_client);
 		io_init(&s->backend, -1, on_backend);
+		s->client.secret = true; /* until the relay: credentials pass here */
 		s->timer.fn = on_timer;
-		char ctext[MP_ADDR_TEXT_MAX];
-		struct mp_addr ca;
-		session_client_addr(s, &ca);
-		net_addr_text(&ca, ctext, sizeof(ctext));
-		log_msg(LOGL_INFO, s->id, "client %s connected to %s", ctext, l->ls->text);
+		if (log_get_level() >= LOGL_INFO) {
+			/* formatting addresses is a real share of a short session */
+			char ctext[MP_ADDR_TEXT_MAX];
+			struct mp_addr ca;
+			session_client_addr(s, &ca);
+			net_addr_text(&ca, ctext, sizeof(ctext));
+			log_msg(LOGL_INFO, s->id, "client %s connected to %s", ctext, l->ls->text);
+		}
 		if (l->ls->proxy_protocol) {
 			/* the header comes first, bounded in size and by `timeout` */
 			s->phase = PH_PROXY_HEADER;
@@ -445,20 +451,22 @@ void session_close(struct session *s, const char *reason)
 		return;
 	}
 	s->closed = true;
-	char ctext[MP_ADDR_TEXT_MAX], login[AUTH_LOGIN_MAX * 4 + 8];
-	struct mp_addr ca;
-	session_client_addr(s, &ca);
-	net_addr_text(&ca, ctext, sizeof(ctext));
-	log_safe(login, sizeof(login), s->login);
-	uint64_t ms = loop_now() - s->started_ms;
-	log_msg(LOGL_INFO, s->id,
-		"session closed: client: %s, protocol: %s, login: \"%s\", upstream: %s, "
-		"bytes in: %llu, bytes out: %llu, duration: %llu.%03llus, reason: %s, in state: %s",
-		ctext, s->ops ? s->ops->name : "?", login,
-		bt(s),
-		(unsigned long long)s->client.nread, (unsigned long long)s->client.nwritten,
-		(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
-		reason ? reason : "closed", phase_name(s->phase));
+	if (log_get_level() >= LOGL_INFO) {
+		char ctext[MP_ADDR_TEXT_MAX], login[AUTH_LOGIN_MAX * 4 + 8];
+		struct mp_addr ca;
+		session_client_addr(s, &ca);
+		net_addr_text(&ca, ctext, sizeof(ctext));
+		log_safe(login, sizeof(login), s->login);
+		uint64_t ms = loop_now() - s->started_ms;
+		log_msg(LOGL_INFO, s->id,
+			"session closed: client: %s, protocol: %s, login: \"%s\", upstream: %s, "
+			"bytes in: %llu, bytes out: %llu, duration: %llu.%03llus, reason: %s, in state: %s",
+			ctext, s->ops ? s->ops->name : "?", login,
+			bt(s),
+			(unsigned long long)s->client.nread, (unsigned long long)s->client.nwritten,
+			(unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
+			reason ? reason : "closed", phase_name(s->phase));
+	}
 	if (session_tls_active(s) && !s->client.error) {
 		/* a close_notify, so the client sees a clean end (never blocks) */
 		tls_shutdown(&s->client);
@@ -1075,6 +1083,7 @@ static void backend_connect(struct session *s)
 		setsockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 	}
 	io_init(&s->backend, fd, on_backend);
+	s->backend.secret = true; /* our LOGIN/PASS/AUTH lines */
 	s->phase = PH_BACKEND;
 	timer_set(&s->timer, s->srv->timeout_ms);
 	if (connect(fd, &a->u.sa, a->len) == 0) {
@@ -1144,6 +1153,7 @@ void session_start_relay(struct session *s, const char *reply, size_t n)
 	s->auth = NULL;
 	s->phase = PH_RELAY;
 	s->last_activity_ms = loop_now();
+	s->client.secret = s->backend.secret = false; /* mail from here on, not ours to wipe */
 	timer_set(&s->timer, s->srv->proxy_timeout_ms);
 	/* bytes the client pipelined behind its login go first, in order */
 	if (buf_len(s->client.in) > 0) {

@@ -1126,6 +1126,62 @@ static struct tls_xv *xv_new(struct tls_conn *t, const struct tls_tas *tas, unsi
 
 /* ---- engine set-up ----------------------------------------------------- */
 
+/*
+ * The symmetric implementations, chosen once per process. BearSSL's
+ * br_ssl_engine_set_default_*() probe the CPU (CPUID) on every call, and a
+ * hypervisor traps each CPUID: ~10 us apiece, six per handshake here.
+ */
+static struct {
+	bool done;
+	const br_block_cbcenc_class *cbcenc;
+	const br_block_cbcdec_class *cbcdec;
+	const br_block_ctr_class *ctr;
+	br_ghash ghash;
+	br_chacha20_run chacha20;
+	br_poly1305_run poly1305;
+} impl;
+
+static void choose_impl(void)
+{
+	if (impl.done) {
+		return;
+	}
+	impl.done = true;
+	/* the hardware versions return NULL where the CPU (or the build
+	 * target) lacks them; the constant-time portable ones are the rest */
+	impl.cbcenc = br_aes_x86ni_cbcenc_get_vtable();
+	impl.cbcdec = br_aes_x86ni_cbcdec_get_vtable();
+	impl.ctr = br_aes_x86ni_ctr_get_vtable();
+	impl.ghash = br_ghash_pclmul_get();
+	impl.chacha20 = br_chacha20_sse2_get();
+	impl.poly1305 = br_poly1305_ctmulq_get();
+#if UINTPTR_MAX > 0xFFFFFFFFu
+	if (impl.cbcenc == NULL || impl.cbcdec == NULL || impl.ctr == NULL) {
+		impl.cbcenc = &br_aes_ct64_cbcenc_vtable;
+		impl.cbcdec = &br_aes_ct64_cbcdec_vtable;
+		impl.ctr = &br_aes_ct64_ctr_vtable;
+	}
+	if (impl.ghash == 0) {
+		impl.ghash = &br_ghash_ctmul64;
+	}
+#else
+	if (impl.cbcenc == NULL || impl.cbcdec == NULL || impl.ctr == NULL) {
+		impl.cbcenc = &br_aes_ct_cbcenc_vtable;
+		impl.cbcdec = &br_aes_ct_cbcdec_vtable;
+		impl.ctr = &br_aes_ct_ctr_vtable;
+	}
+	if (impl.ghash == 0) {
+		impl.ghash = &br_ghash_ctmul;
+	}
+#endif
+	if (impl.chacha20 == 0) {
+		impl.chacha20 = &br_chacha20_ct_run;
+	}
+	if (impl.poly1305 == 0) {
+		impl.poly1305 = &br_poly1305_ctmul_run;
+	}
+}
+
 static void engine_common(br_ssl_engine_context *eng, const uint16_t *suites, size_t nsuites)
 {
 	static const br_hash_class *const hashes[] = {
@@ -1139,9 +1195,15 @@ static void engine_common(br_ssl_engine_context *eng, const uint16_t *suites, si
 	br_ssl_engine_set_prf10(eng, &br_tls10_prf);
 	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_aes_cbc(eng);
-	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_default_chapol(eng);
+	choose_impl();
+	br_ssl_engine_set_cbc(eng, &br_sslrec_in_cbc_vtable, &br_sslrec_out_cbc_vtable);
+	br_ssl_engine_set_aes_cbc(eng, impl.cbcenc, impl.cbcdec);
+	br_ssl_engine_set_gcm(eng, &br_sslrec_in_gcm_vtable, &br_sslrec_out_gcm_vtable);
+	br_ssl_engine_set_aes_ctr(eng, impl.ctr);
+	br_ssl_engine_set_ghash(eng, impl.ghash);
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable, &br_sslrec_out_chapol_vtable);
+	br_ssl_engine_set_chacha20(eng, impl.chacha20);
+	br_ssl_engine_set_poly1305(eng, impl.poly1305);
 	br_ssl_engine_set_default_rsavrfy(eng);
 	br_ssl_engine_set_default_ecdsa(eng);
 }
@@ -1167,6 +1229,9 @@ static bool seed(br_ssl_engine_context *eng)
 	}
 	br_ssl_engine_inject_entropy(eng, s, sizeof(s));
 	tls_wipe(s, sizeof(s));
+	/* seeded from the kernel: skip BearSSL's own system seeder, which
+	 * probes the CPU for RDRAND on every engine */
+	eng->rng_os_rand_done = 1;
 	return true;
 }
 

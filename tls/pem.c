@@ -21,10 +21,7 @@
 
 void tls_wipe(void *p, size_t n)
 {
-	volatile unsigned char *v = p;
-	while (n-- > 0) {
-		*v++ = 0;
-	}
+	explicit_bzero(p, n); /* not optimised away, unlike a dead memset */
 }
 
 /* ---- framing ----------------------------------------------------------- */
