@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <fcntl.h>
+#endif
 
 void io_init(struct io *io, int fd, ev_fn fn)
 {
@@ -187,6 +190,131 @@ enum mp_status io_printf(struct io *io, const char *fmt, ...)
 	return io_write(io, line, (size_t)r);
 }
 
+/* ---- relay pipes: held only while bytes are in flight ---- */
+
+#define PIPE_POOL_MAX 32 /* empty pipes kept for the next burst */
+
+#if defined(__linux__)
+static struct {
+	int r, w;
+} pipe_pool[PIPE_POOL_MAX];
+static unsigned npipes;
+
+static int pipe_get(struct io *io)
+{
+	if (npipes > 0) {
+		npipes--;
+		io->pipe_r = pipe_pool[npipes].r;
+		io->pipe_w = pipe_pool[npipes].w;
+	} else {
+		int fds[2];
+		if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+			return -1;
+		}
+		io->pipe_r = fds[0];
+		io->pipe_w = fds[1];
+	}
+	io->has_pipe = true;
+	return 0;
+}
+
+/* An empty pipe goes back to the pool; one with bytes in it is closed. */
+static void pipe_put(struct io *io)
+{
+	if (!io->has_pipe) {
+		return;
+	}
+	if (io->piped == 0 && npipes < PIPE_POOL_MAX) {
+		pipe_pool[npipes].r = io->pipe_r;
+		pipe_pool[npipes].w = io->pipe_w;
+		npipes++;
+	} else {
+		close(io->pipe_r);
+		close(io->pipe_w);
+	}
+	io->has_pipe = false;
+	io->piped = 0;
+}
+
+/* Pipe -> socket. MP_OK: the pipe is empty (and released). */
+static enum mp_status pipe_flush(struct io *io)
+{
+	while (io->piped > 0) {
+		ssize_t r = splice(io->pipe_r, NULL, io->w.fd, NULL, io->piped,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (r > 0) {
+			io->piped -= (uint32_t)r;
+			io->nwritten += (uint64_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return MP_AGAIN;
+		}
+		io->error = true;
+		io->err = r < 0 ? errno : EPIPE;
+		return MP_ERR;
+	}
+	pipe_put(io);
+	return MP_OK;
+}
+
+ssize_t io_splice(struct io *from, struct io *to, size_t max)
+{
+	if (from->tls_vt != NULL || to->tls_vt != NULL || to->piped > 0 || buf_len(to->out) > 0) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!to->has_pipe && pipe_get(to) != 0) {
+		errno = ENOSYS; /* out of descriptors: copy instead */
+		return -1;
+	}
+	ssize_t r;
+	do {
+		r = splice(from->w.fd, NULL, to->pipe_w, NULL, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	} while (r < 0 && errno == EINTR);
+	if (r > 0) {
+		from->nread += (uint64_t)r;
+		to->piped = (uint32_t)r;
+		if (pipe_flush(to) == MP_ERR) {
+			errno = EPIPE;
+			return r; /* the caller sees to->error */
+		}
+		return r;
+	}
+	if (r == 0) {
+		from->eof = true;
+	} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		from->error = true;
+		from->err = errno;
+	}
+	pipe_put(to); /* nothing moved: an idle session holds no pipe */
+	return r;
+}
+#else
+static enum mp_status pipe_flush(struct io *io)
+{
+	(void)io;
+	return MP_OK;
+}
+
+static void pipe_put(struct io *io)
+{
+	(void)io;
+}
+
+ssize_t io_splice(struct io *from, struct io *to, size_t max)
+{
+	(void)from;
+	(void)to;
+	(void)max;
+	errno = ENOSYS;
+	return -1;
+}
+#endif
+
 enum mp_status io_flush(struct io *io)
 {
 	while (buf_len(io->out) > 0) {
@@ -207,6 +335,9 @@ enum mp_status io_flush(struct io *io)
 		release(io, io->out);
 		io->out = NULL;
 	}
+	if (io->piped > 0) {
+		return pipe_flush(io);
+	}
 	if (io->tls_vt != NULL) {
 		return io->tls_vt->flush(io);
 	}
@@ -218,7 +349,7 @@ void io_set_interest(struct io *io, bool want_read)
 	if (io->w.fd < 0) {
 		return;
 	}
-	unsigned want = (want_read ? EV_READ : 0) | (buf_len(io->out) > 0 ? EV_WRITE : 0);
+	unsigned want = (want_read ? EV_READ : 0) | (io_out_pending(io) ? EV_WRITE : 0);
 	if (io->tls_vt != NULL) {
 		want = io->tls_vt->want(io, want);
 	}
@@ -242,4 +373,5 @@ void io_close(struct io *io)
 	io->in = NULL;
 	release(io, io->out);
 	io->out = NULL;
+	pipe_put(io);
 }

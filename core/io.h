@@ -42,6 +42,9 @@ struct io {
 	void *tls;
 	const struct io_tls_vt *tls_vt;
 	uint64_t nread, nwritten;   /* plaintext bytes, for the session log line */
+	int pipe_r, pipe_w;         /* relay: kernel-side bytes bound for this fd */
+	uint32_t piped;             /* bytes waiting in that pipe */
+	bool has_pipe;
 	bool secret;                /* may carry credentials: wipe buffers on release */
 	bool eof;                   /* peer closed its side */
 	bool error;                 /* read or write failed; err holds errno */
@@ -69,8 +72,14 @@ enum mp_status io_printf(struct io *io, const char *fmt, ...) __attribute__((for
 enum mp_status io_flush(struct io *io);
 static inline bool io_out_pending(const struct io *io)
 {
-	return buf_len(io->out) > 0;
+	return buf_len(io->out) > 0 || io->piped > 0;
 }
+/* Relay without copying through user space: move up to max bytes from
+ * `from`'s socket into `to`'s through a pipe (splice(2)), and on as far as
+ * `to` takes them; the rest waits in the pipe (io_out_pending(to)). Plain
+ * sockets only, on Linux. >0 bytes read, 0 at EOF, -1 with errno (EAGAIN:
+ * nothing to read now; ENOSYS: not available here, use io_read/io_write). */
+ssize_t io_splice(struct io *from, struct io *to, size_t max);
 /* Plaintext already decrypted inside the TLS engine: readable without a
  * socket event (level-triggered readiness will not announce it). */
 static inline bool io_pending_in(struct io *io)
