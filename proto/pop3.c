@@ -7,7 +7,6 @@
  */
 #include "../core/log.h"
 #include "../core/rand.h"
-#include "line.h"
 #include "pop3_parse.h"
 #include "sasl.h"
 #include "sasl_flow.h"
@@ -429,20 +428,12 @@ static void dispatch(struct session *s, const struct pop3_cmd *c, size_t used)
 static void pop3_client_input(struct session *s)
 {
 	while (!s->quit && !s->closed && s->phase == PH_AUTH && buf_len(s->client.in) > 0) {
-		size_t linelen = 0, used = 0;
-		const char *p = buf_head(s->client.in);
-		enum mp_status st = line_frame(p, buf_len(s->client.in), s->client_buffer_cap, &linelen, &used);
-		if (st == MP_AGAIN) {
+		struct mp_str line;
+		size_t used = 0;
+		/* nginx: a too long line is "-ERR invalid command", then close */
+		if (!session_client_line(s, "-ERR invalid command\r\n", &line, &used)) {
 			return;
 		}
-		if (st != MP_OK) {
-			/* nginx: logged, "-ERR invalid command", closed */
-			log_msg(LOGL_INFO, s->id, "client sent too long command");
-			session_sendf(s, "-ERR invalid command\r\n");
-			session_quit(s, "too long command");
-			return;
-		}
-		struct mp_str line = { p, linelen };
 		if (sasl_active(s)) {
 			char chal[SASL_CHALLENGE_MAX];
 			size_t chlen = 0;

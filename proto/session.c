@@ -11,6 +11,7 @@
 
 #include "../core/log.h"
 #include "access.h"
+#include "line.h"
 #include "relay.h"
 #include "resolver.h"
 #include "../tls/tls.h"
@@ -564,6 +565,26 @@ enum mp_status session_sendf(struct session *s, const char *fmt, ...)
 		return MP_ERR;
 	}
 	return session_send(s, line, (size_t)r);
+}
+
+bool session_client_line(struct session *s, const char *too_long, struct mp_str *line,
+			 size_t *used)
+{
+	size_t linelen = 0;
+	const char *p = buf_head(s->client.in);
+	enum mp_status st = line_frame(p, buf_len(s->client.in), s->client_buffer_cap, &linelen, used);
+	if (st == MP_AGAIN) {
+		return false;
+	}
+	if (st != MP_OK) {
+		/* logged without the text: it may hold a password */
+		log_msg(LOGL_INFO, s->id, "client sent too long command");
+		session_send(s, too_long, strlen(too_long));
+		session_quit(s, "too long command");
+		return false;
+	}
+	*line = (struct mp_str){ p, linelen };
+	return true;
 }
 
 bool session_error(struct session *s)

@@ -11,6 +11,7 @@
 #include "../core/io.h"
 #include "../core/loop.h"
 #include "../core/net.h"
+#include "../core/str.h"
 #include "auth.h"
 #include "proxy_proto.h"
 
@@ -132,6 +133,12 @@ void session_reap(void);
 enum mp_status session_send(struct session *s, const char *p, size_t n);
 enum mp_status session_sendf(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Line protocols (POP3, SMTP): the next client line (without its CRLF) of
+ * at most client_buffer_cap bytes, and the bytes to consume for it. false:
+ * none complete yet, or it was too long: then `too_long` has been sent and
+ * the session is ending, as nginx does. */
+bool session_client_line(struct session *s, const char *too_long, struct mp_str *line,
+			 size_t *used);
 /* Count a protocol error; true when max_errors is reached (caller closes). */
 bool session_error(struct session *s);
 /* s->auth for a login: made if missing; with reset_creds, the credentials

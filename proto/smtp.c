@@ -16,7 +16,6 @@
  * session_start_relay() hands exactly those bytes to the backend, in order.
  */
 #include "../core/log.h"
-#include "line.h"
 #include "sasl.h"
 #include "sasl_flow.h"
 #include "session.h"
@@ -528,21 +527,12 @@ static void command(struct session *s, struct mp_str line)
 static void smtp_client_input(struct session *s)
 {
 	while (!s->quit && !s->closed && s->phase == PH_AUTH && buf_len(s->client.in) > 0) {
-		size_t linelen = 0, used = 0;
-		const char *p = buf_head(s->client.in);
-		enum mp_status st = line_frame(p, buf_len(s->client.in), s->client_buffer_cap, &linelen, &used);
-		if (st == MP_AGAIN) {
+		struct mp_str line;
+		size_t used = 0;
+		/* nginx: a too long line is "500 5.5.1 Invalid command", then close */
+		if (!session_client_line(s, "500 5.5.1 Invalid command\r\n", &line, &used)) {
 			return;
 		}
-		if (st != MP_OK) {
-			/* nginx: logged (without the text: it may hold a
-			 * password), "500 5.5.1 Invalid command", closed */
-			log_msg(LOGL_INFO, s->id, "client sent too long command");
-			reply(s, "500 5.5.1 Invalid command");
-			session_quit(s, "too long command");
-			return;
-		}
-		struct mp_str line = { p, linelen };
 		if (sasl_active(s)) {
 			char chal[SASL_CHALLENGE_MAX];
 			size_t chlen = 0;
