@@ -53,7 +53,9 @@ struct auth_ctx {
 
 	/* The answer. */
 	enum auth_outcome outcome;
-	struct mp_addr backend;
+	struct mp_addr backend;           /* len 0 while backend_host is resolved */
+	char backend_host[256];           /* Auth-Server given as a host name */
+	uint16_t backend_port;
 	size_t user_len, bpass_len;       /* Auth-User/Auth-Pass, if given */
 	char user[AUTH_LOGIN_MAX + 1];
 	char bpass[AUTH_PASS_MAX + 1];

@@ -298,6 +298,22 @@ static void retry_fresh(struct auth_http_conn *old)
 	start_on(s, c);
 }
 
+/* Letters, digits, '-' and '.': what may be looked up at all. */
+static bool host_name_ok(struct mp_str n)
+{
+	if (n.n == 0 || n.n > 253) {
+		return false;
+	}
+	for (size_t i = 0; i < n.n; i++) {
+		char c = n.p[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '.')) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static void apply_reply(struct session *s, const struct auth_http_reply *r)
 {
 	struct auth_ctx *a = s->auth;
@@ -327,17 +343,25 @@ static void apply_reply(struct session *s, const struct auth_http_reply *r)
 			a->why = "auth http server did not send server or port";
 			return;
 		}
-		if (net_parse_ip(r->server.p, r->server.n, &a->backend) != MP_OK) {
-			a->outcome = AUTH_ERROR;
-			a->why = "auth http server sent invalid server address";
-			return;
-		}
 		if (auth_http_reply_port(r->port, &port) != MP_OK) {
 			a->outcome = AUTH_ERROR;
 			a->why = "auth http server sent invalid server port";
 			return;
 		}
-		net_set_port(&a->backend, port);
+		if (net_parse_ip(r->server.p, r->server.n, &a->backend) == MP_OK) {
+			net_set_port(&a->backend, port);
+		} else if (s->srv->resolver.n > 0 && host_name_ok(r->server) &&
+			   str_copy(a->backend_host, sizeof(a->backend_host), r->server) == MP_OK) {
+			/* beyond nginx, which wants an IP here: with a resolver, a
+			 * host name is looked up (session_auth_done) */
+			memset(&a->backend, 0, sizeof(a->backend));
+			a->backend_port = port;
+		} else {
+			a->outcome = AUTH_ERROR;
+			a->why = s->srv->resolver.n > 0 ? "auth http server sent invalid server address"
+							: "auth http server sent a host name, and there is no resolver";
+			return;
+		}
 		if (needs_pass && !a->has_bpass) {
 			if (a->mech == AMECH_PLAIN || a->mech == AMECH_LOGIN) {
 				memcpy(a->bpass, a->pass, a->pass_len + 1);

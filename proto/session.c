@@ -1144,6 +1144,25 @@ static void backend_connect(struct session *s)
 	session_quit(s, "upstream connect failed");
 }
 
+/* An Auth-Server given as a host name, looked up: the first address. */
+static void on_backend_addrs(void *arg, enum resolver_status st, const struct mp_addr *addrs, size_t n)
+{
+	struct session *s = arg;
+	s->rq = NULL;
+	if (st != RESOLVER_OK || n == 0) {
+		log_msg(LOGL_ERR, s->id, "upstream \"%s\" could not be resolved (%s)", s->auth->backend_host,
+			st == RESOLVER_NOTFOUND ? "not found" : "temporary failure");
+		s->ops->internal_error(s);
+		session_quit(s, "upstream not resolved");
+		session_update(s);
+		return;
+	}
+	s->auth->backend = addrs[0];
+	net_set_port(&s->auth->backend, s->auth->backend_port);
+	backend_connect(s);
+	session_update(s);
+}
+
 void session_auth_done(struct session *s)
 {
 	struct auth_ctx *a = s->auth;
@@ -1154,6 +1173,15 @@ void session_auth_done(struct session *s)
 	case AUTH_OK:
 		if (a->has_user) {
 			session_set_login(s, a->user, a->user_len);
+		}
+		if (a->backend.len == 0 && a->backend_host[0] != '\0') {
+			s->rq = resolver_host_addrs(&s->srv->resolver, s->srv->resolver_timeout_ms,
+						    a->backend_host, on_backend_addrs, s);
+			if (s->rq == NULL) {
+				s->ops->internal_error(s);
+				session_quit(s, "resolver failed");
+			}
+			break;
 		}
 		backend_connect(s);
 		break;

@@ -6,7 +6,7 @@ login, *@domain and *."""
 
 import subprocess
 
-from harness import (SLOW, AuthServer, Dovecot, IMAP4, LineClient, Mproxy, auth_users, free_port,
+from harness import (SLOW, AuthServer, Dovecot, IMAP4, LineClient, Mproxy, auth_ok, auth_users, free_port,
                      require_mproxy, timeout)
 
 USERS = {"alice@example.test": "alicepw", "bob@other.test": "bobpw", "carol": "carolpw"}
@@ -131,3 +131,36 @@ def test_builtin_hash_check_does_not_stall_other_sessions():
             assert c.readline(10).startswith(f"l{i} NO ")
     finally:
         mp.stop()
+
+
+@timeout(60)
+def test_auth_server_as_host_name_with_resolver():
+    """nginx refuses an Auth-Server that is not an IP; mproxy looks it up with
+    its own resolver when one is configured, and refuses it otherwise."""
+    from dns_fake import DnsMasq
+    dns = DnsMasq(host_records=[("imap.backend.test", "127.0.0.1")]).start()
+    auth = AuthServer(auth_ok(dovecot.imap_port, host="imap.backend.test")).start()
+    port, port2 = free_port(), free_port()
+    mp = Mproxy(f"""auth_http {auth.conf_url};
+        server {{ listen 127.0.0.1:{port}; protocol imap; resolver 127.0.0.1:{dns.port}; }}
+        server {{ listen 127.0.0.1:{port2}; protocol imap; }}""")
+    try:
+        assert login(port, "alice@example.test", "alicepw") == "OK"
+        mp.wait_log(r"client logged in, .*upstream: 127\.0\.0\.1:%d" % dovecot.imap_port, 5)
+        # no resolver on this server: a clear refusal, never a guess
+        c = LineClient(port2)
+        c.expect_prefix("* OK")
+        c.sendline("a LOGIN alice@example.test alicepw")
+        assert c.readline(10) == "* BAD internal server error"
+        mp.wait_log(r"sent a host name, and there is no resolver", 5)
+        # a name that does not resolve
+        auth.set_policy(auth_ok(dovecot.imap_port, host="nosuch.backend.test"))
+        c = LineClient(port)
+        c.expect_prefix("* OK")
+        c.sendline("a LOGIN alice@example.test alicepw")
+        assert c.readline(10) == "* BAD internal server error"
+        mp.wait_log(r'upstream "nosuch\.backend\.test" could not be resolved', 10)
+    finally:
+        mp.stop()
+        auth.stop()
+        dns.stop()
