@@ -797,3 +797,43 @@ def test_client_id_keys_not_forwarded():
     finally:
         mp.stop()
         auth.stop()
+
+
+@timeout(60)
+def test_nginx_documentation_example_in_front_of_dovecot():
+    """The mail {} block of nginx's documentation, unchanged but for the
+    ports (and the log going to our temp dir, with daemon off), in front of
+    Dovecot: a real IMAP client logs in and reads its mail."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    text = open(os.path.join(here, "..", "nginx-example.conf")).read()
+    auth = users_auth()
+    imap, pop3, smtp, sub = free_port(), free_port(), free_port(), free_port()
+    text = (text.replace("localhost:9000/", "localhost:%d/" % auth.port)
+                .replace("listen   143;", "listen   127.0.0.1:%d;" % imap)
+                .replace("listen   110;", "listen   127.0.0.1:%d;" % pop3)
+                .replace("listen   25;", "listen   127.0.0.1:%d;" % smtp)
+                .replace("listen   587;", "listen   127.0.0.1:%d;" % sub))
+    mp = Mproxy(conf=None, start=False)
+    text = text.replace("error_log /var/log/nginx/error.log info;",
+                        "error_log %s/error.log info;\ndaemon off;\npid %s/mproxy.pid;" % (mp.dir, mp.dir))
+    assert text.count("127.0.0.1:") == 4, text
+    mp.write_conf(conf=text)
+    mp.start()
+    try:
+        m = IMAP4(imap)
+        m.login("alice", "alicepw")
+        typ, data = m.select("INBOX", readonly=True)
+        assert typ == "OK" and int(data[0]) >= 1
+        typ, data = m.uid("FETCH", UID["small"], "(BODY.PEEK[])")
+        assert typ == "OK" and data[0][1] == SMALL
+        m.logout()
+        # the example's imap_capabilities, as written, lead the greeting's list
+        c = connect(imap)
+        c.sendline("a CAPABILITY")
+        caps = c.readline(5)
+        assert caps.startswith("* CAPABILITY IMAP4rev1 UIDPLUS IDLE LITERAL+ QUOTA "), caps
+        assert "LITERAL-" not in caps
+    finally:
+        mp.stop()
+        auth.stop()
