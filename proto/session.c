@@ -345,6 +345,7 @@ static void session_greet_or_delay(struct session *s);
 static void session_after_tls(struct session *s);
 static void start_tls(struct session *s, bool implicit);
 static void tls_handshake_input(struct session *s);
+static void client_input_auth(struct session *s);
 static void backend_handshake_input(struct session *s);
 
 /* The resolver's answer: nginx's Client-Host / XCLIENT NAME forms. */
@@ -601,8 +602,35 @@ bool session_error(struct session *s)
 
 /* ---- interest ---- */
 
+/*
+ * TLS may hold decrypted bytes that no socket event will announce (they came
+ * in one record with what was read before). Whenever the session could take
+ * them, take them now.
+ */
+static void take_pending_input(struct session *s)
+{
+	if (s->quit || s->closed) {
+		return;
+	}
+	if (s->phase == PH_RELAY) {
+		if (!io_out_pending(&s->backend) && io_pending_in(&s->client)) {
+			relay_pump(s, &s->client, &s->backend);
+		}
+		if (!s->quit && !s->closed && !io_out_pending(&s->client) && io_pending_in(&s->backend)) {
+			relay_pump(s, &s->backend, &s->client);
+		}
+	} else if (s->phase == PH_AUTH && !s->starttls_pending &&
+		   buf_len(s->client.out) < AUTH_OUT_HIGH && io_pending_in(&s->client)) {
+		client_input_auth(s);
+	}
+}
+
 void session_update(struct session *s)
 {
+	if (s->closed) {
+		return;
+	}
+	take_pending_input(s);
 	if (s->closed) {
 		return;
 	}
