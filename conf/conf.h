@@ -96,7 +96,7 @@ struct conf_cidrlist {
 struct conf_url {
 	const char *text;        /* as written */
 	struct mp_addr addr;     /* resolved at load time (first address) */
-	const char *host_header; /* "host:port" as written, or "localhost" for unix */
+	const char *host_header; /* the host as written (no port, as nginx), or "localhost" for unix */
 	const char *uri;         /* "/" when absent */
 };
 

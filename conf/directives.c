@@ -1066,7 +1066,9 @@ static int set_auth_http(struct cparse *cp, const struct conf_dir *d)
 	if (u.family == AF_UNIX) {
 		url.host_header = "localhost";
 	} else {
-		url.host_header = cp_strdup(cp, u.hostport.p, u.hostport.n);
+		/* the host alone, as nginx sends it (ahcf->host_header = u.host;
+		 * checked on nginx 1.22: "Host: 127.0.0.1" for 127.0.0.1:9000) */
+		url.host_header = cp_strdup(cp, u.host.p, u.host.n);
 	}
 	if (u.uri.n == 0) {
 		url.uri = "/";

@@ -230,6 +230,7 @@ def test_login_plain_and_fetch_big_message():
     assert req["Auth-Login-Attempt"] == "1"
     assert req["Client-IP"] == "127.0.0.1"
     assert req["Connection"] == "keep-alive"
+    assert req["Host"] == "127.0.0.1", req["Host"]  # the host alone, as nginx sends it
     assert req.wire_ok(), req.raw
     typ, _ = m.select("INBOX")
     assert typ == "OK"

@@ -647,7 +647,7 @@ TEST(conf_defaults)
 	CHECK_INT(s->max_errors, 5);
 	CHECK_INT(s->max_commands, 1000);
 	CHECK_STR(s->auth_http.text, "127.0.0.1:9000");
-	CHECK_STR(s->auth_http.host_header, "127.0.0.1:9000");
+	CHECK_STR(s->auth_http.host_header, "127.0.0.1");
 	CHECK_STR(s->auth_http.uri, "/");
 	CHECK_INT(net_port(&s->auth_http.addr), 9000);
 	CHECK_INT(s->nauth_http_headers, 0);
@@ -785,7 +785,7 @@ TEST(conf_nginx_example)
 		char a[64];
 		addr_text(&s->auth_http.addr, a, sizeof(a));
 		CHECK_STR(a, "127.0.0.1:9000");
-		CHECK_STR(s->auth_http.host_header, "localhost:9000");
+		CHECK_STR(s->auth_http.host_header, "localhost");
 		CHECK_STR(s->auth_http.uri, "/cgi-bin/nginxauth.cgi");
 		CHECK_INT(s->imap_capabilities.n, 5);
 		CHECK_STR(s->imap_capabilities.v[3], "LITERAL+");
@@ -858,7 +858,7 @@ TEST(conf_inheritance)
 
 	addr_text(&a->auth_http.addr, t, sizeof(t));
 	CHECK_STR(t, "10.1.2.3:9000");
-	CHECK_STR(a->auth_http.host_header, "auth.test:9000");
+	CHECK_STR(a->auth_http.host_header, "auth.test");
 	CHECK_STR(a->auth_http.uri, "/auth");
 	CHECK_STR(b->auth_http.text, "unix:/run/auth.sock:/pop");
 	addr_text(&b->auth_http.addr, t, sizeof(t));
