@@ -46,6 +46,8 @@ struct timer {
 };
 
 void timer_set(struct timer *t, uint64_t after_ms);
+/* Room for n armed timers, so that arming one never needs memory later. */
+int timer_reserve(size_t n);
 void timer_stop(struct timer *t);
 static inline bool timer_armed(const struct timer *t)
 {

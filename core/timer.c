@@ -79,22 +79,27 @@ void timer_stop(struct timer *t)
 	sift_up(heap[i]->idx - 1);
 }
 
+int timer_reserve(size_t n)
+{
+	if (n <= heap_cap) {
+		return 0;
+	}
+	struct timer **nh = realloc(heap, n * sizeof(*nh));
+	if (nh == NULL) {
+		return -1;
+	}
+	heap = nh;
+	heap_cap = n;
+	return 0;
+}
+
 void timer_set(struct timer *t, uint64_t after_ms)
 {
 	timer_stop(t);
-	if (heap_len == heap_cap) {
-		size_t ncap = heap_cap ? heap_cap * 2 : 256;
-		struct timer **nh = realloc(heap, ncap * sizeof(*nh));
-		if (nh == NULL) {
-			/* cannot arm: fire at the next turn instead of never */
-			after_ms = 0;
-			if (heap_len == heap_cap) {
-				return;
-			}
-		} else {
-			heap = nh;
-			heap_cap = ncap;
-		}
+	/* start-up reserves room for every session's timers (timer_reserve);
+	 * growing here is for the rest, and only fails when memory is out */
+	if (heap_len == heap_cap && timer_reserve(heap_cap ? heap_cap * 2 : 256) != 0) {
+		return;
 	}
 	t->when = now_ms + after_ms;
 	heap[heap_len] = t;

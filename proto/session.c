@@ -162,6 +162,13 @@ int session_listen_all(const struct conf *c)
 	if (c->worker_connections > 0) {
 		max_sessions = c->worker_connections;
 	}
+	/* a session arms a few timers at once (its own, the authenticator's,
+	 * an auth_http connection's): reserve for the usual case so arming
+	 * never waits on memory; resolver queries may still grow the heap */
+	if (timer_reserve(max_sessions * 3 + 64) != 0) {
+		log_msg(LOGL_EMERG, 0, "cannot reserve timers for %zu worker_connections", max_sessions);
+		return -1;
+	}
 	for (size_t i = 0; i < c->nlistens; i++) {
 		int fd = open_listener(c->listens[i]);
 		if (fd < 0) {
