@@ -17,36 +17,7 @@
 #define F_TC 0x0200u
 #define PKT_MAX 8192
 
-struct pkt {
-	uint8_t b[PKT_MAX];
-	size_t n;
-};
-
-static void p8(struct pkt *k, unsigned v)
-{
-	if (k->n < PKT_MAX) {
-		k->b[k->n++] = (uint8_t)v;
-	}
-}
-
-static void p16(struct pkt *k, unsigned v)
-{
-	p8(k, v >> 8);
-	p8(k, v & 0xff);
-}
-
-static void p32(struct pkt *k, uint32_t v)
-{
-	p16(k, v >> 16);
-	p16(k, v & 0xffff);
-}
-
-static void pbytes(struct pkt *k, const void *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		p8(k, ((const uint8_t *)p)[i]);
-	}
-}
+#include "pkt.h"
 
 /* Dotted name, uncompressed, root label appended unless nul == false
  * (then the caller appends a pointer). Any byte but '.' may sit in a label.

@@ -30,36 +30,7 @@
 
 /* ---- packets ---------------------------------------------------------------------- */
 
-struct pkt {
-	uint8_t b[PKT_MAX];
-	size_t n;
-};
-
-static void p8(struct pkt *k, unsigned v)
-{
-	if (k->n < PKT_MAX) {
-		k->b[k->n++] = (uint8_t)v;
-	}
-}
-
-static void p16(struct pkt *k, unsigned v)
-{
-	p8(k, v >> 8);
-	p8(k, v & 0xff);
-}
-
-static void p32(struct pkt *k, uint32_t v)
-{
-	p16(k, v >> 16);
-	p16(k, v & 0xffff);
-}
-
-static void pbytes(struct pkt *k, const void *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		p8(k, ((const uint8_t *)p)[i]);
-	}
-}
+#include "pkt.h"
 
 /* A dotted name in wire form, root appended. A value starting with '='
  * is raw wire bytes (to put a '.' inside a label); the root is appended. */
